@@ -1,0 +1,1 @@
+"""Adapters for the ports: clocks, stores and the simulated processor."""

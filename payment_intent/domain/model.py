@@ -1,0 +1,201 @@
+"""The PaymentIntent aggregate and the values it holds, as validated, immutable pydantic models.
+
+The aggregate carries every field of both seed documents under one canonical name (the dialects
+rename on the wire). Instances are frozen: a command produces a new version with ``model_copy``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from payment_intent.domain.status import (
+    CancellationReason,
+    CaptureMethod,
+    ConfirmationMethod,
+    Status,
+)
+
+_FROZEN = ConfigDict(frozen=True, extra="forbid")
+
+ChargeStatus = Literal["succeeded", "pending", "failed"]
+
+
+class Charge(BaseModel):
+    """One payment attempt that reached the processor (Stripe's Charge, PayRex's Payment).
+
+    An authorized, not yet captured charge has ``status="succeeded"`` and ``captured=False`` as in
+    Stripe; the part of a hold that is never captured is recorded in ``amount_refunded``.
+    """
+
+    model_config = _FROZEN
+
+    id: str
+    amount: int
+    amount_captured: int = 0
+    amount_refunded: int = 0
+    captured: bool = False
+    status: ChargeStatus
+    payment_method: str
+    payment_method_type: str
+    failure_code: str | None = None
+    failure_message: str | None = None
+    decline_code: str | None = None
+    created: int
+
+
+class PaymentError(BaseModel):
+    """``last_payment_error``: why the last attempt failed."""
+
+    model_config = _FROZEN
+
+    type: str
+    code: str
+    message: str
+    decline_code: str | None = None
+    payment_method: str | None = None
+
+
+class NextAction(BaseModel):
+    """What the customer must do next: follow ``redirect_url``, which comes back to ``return_url``."""
+
+    model_config = _FROZEN
+
+    type: Literal["redirect"] = "redirect"
+    redirect_url: str
+    return_url: str | None = None
+
+
+class CardOptions(BaseModel):
+    """``payment_method_options.card``: capture type override and PayRex's card restrictions."""
+
+    model_config = _FROZEN
+
+    capture_type: CaptureMethod | None = None
+    allowed_bins: tuple[str, ...] | None = None
+    allowed_funding: tuple[Literal["credit", "debit"], ...] | None = None
+
+
+class PaymentMethodOptions(BaseModel):
+    """Per-type options of the payment methods an intent accepts."""
+
+    model_config = _FROZEN
+
+    card: CardOptions | None = None
+
+
+class PaymentIntent(BaseModel):
+    """The aggregate: one payment from checkout to money collected, charged at most once."""
+
+    model_config = _FROZEN
+
+    id: str
+    amount: int
+    amount_capturable: int = 0
+    amount_received: int = 0
+    currency: str
+    status: Status
+    customer: str | None = None
+    payment_method: str | None = None
+    payment_method_types: tuple[str, ...] = ("card",)
+    payment_method_options: PaymentMethodOptions = PaymentMethodOptions()
+    description: str | None = None
+    statement_descriptor: str | None = None
+    client_secret: str
+    capture_method: CaptureMethod = CaptureMethod.AUTOMATIC
+    confirmation_method: ConfirmationMethod = ConfirmationMethod.AUTOMATIC
+    return_url: str | None = None
+    charges: tuple[Charge, ...] = ()
+    last_payment_error: PaymentError | None = None
+    next_action: NextAction | None = None
+    metadata: dict[str, str] = {}
+    capture_before_at: int | None = None
+    cancellation_reason: CancellationReason | None = None
+    canceled_at: int | None = None
+    livemode: bool = False
+    created: int
+    updated_at: int
+    version: int = 1
+    #: Internal: the payment method whose authentication the customer completed while
+    #: confirmation is manual, so the server's next confirm does not ask again. Not on the wire.
+    authenticated_payment_method: str | None = None
+
+    @property
+    def latest_charge(self) -> Charge | None:
+        """The most recent attempt (PayRex's ``latest_payment``)."""
+        return self.charges[-1] if self.charges else None
+
+    def evolve(self, **changes: Any) -> PaymentIntent:
+        """A copy with ``changes`` applied; used by the domain only, after it has checked them."""
+        return self.model_copy(update=changes)
+
+
+#: Fields a browser holding the client secret may see (Stripe's publishable-key view).
+PUBLIC_FIELDS: frozenset[str] = frozenset(
+    {
+        "id",
+        "amount",
+        "currency",
+        "status",
+        "payment_method",
+        "payment_method_types",
+        "description",
+        "client_secret",
+        "capture_method",
+        "confirmation_method",
+        "last_payment_error",
+        "next_action",
+        "return_url",
+        "cancellation_reason",
+        "canceled_at",
+        "livemode",
+        "created",
+    }
+)
+
+
+class ClientPaymentIntent(BaseModel):
+    """The intent as client-side retrieval with the client secret returns it: public fields only."""
+
+    model_config = _FROZEN
+
+    id: str
+    amount: int
+    currency: str
+    status: Status
+    payment_method: str | None
+    payment_method_types: tuple[str, ...]
+    description: str | None
+    client_secret: str
+    capture_method: CaptureMethod
+    confirmation_method: ConfirmationMethod
+    last_payment_error: PaymentError | None
+    next_action: NextAction | None
+    return_url: str | None
+    cancellation_reason: CancellationReason | None
+    canceled_at: int | None
+    livemode: bool
+    created: int
+
+    @classmethod
+    def of(cls, intent: PaymentIntent) -> ClientPaymentIntent:
+        return cls.model_construct(**{name: getattr(intent, name) for name in PUBLIC_FIELDS})
+
+
+class Event(BaseModel):
+    """A domain event, committed with the state change it reports (SPEC section 8).
+
+    ``sequence`` is the commit-order position the store gives it; the feed's cursor is the event id.
+    """
+
+    model_config = _FROZEN
+
+    id: str
+    type: str
+    created: int
+    intent_id: str
+    intent_version: int
+    data: PaymentIntent
+    previous_attributes: dict[str, Any] = {}
+    sequence: int | None = None

@@ -1,0 +1,57 @@
+"""The canonical vocabularies of a PaymentIntent (SPEC section 1): statuses and the small enums."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    """Where a PaymentIntent stands; the values are the canonical (CasaPay) wire names."""
+
+    REQUIRES_PAYMENT_METHOD = "requires_payment_method"
+    REQUIRES_CONFIRMATION = "requires_confirmation"
+    REQUIRES_ACTION = "requires_action"
+    PROCESSING = "processing"
+    REQUIRES_CAPTURE = "requires_capture"
+    SUCCEEDED = "succeeded"
+    CANCELED = "canceled"
+
+    @property
+    def terminal(self) -> bool:
+        """Succeeded and canceled are absorbing: nothing leaves them."""
+        return self in TERMINAL
+
+
+TERMINAL = frozenset({Status.SUCCEEDED, Status.CANCELED})
+
+
+class CaptureMethod(StrEnum):
+    AUTOMATIC = "automatic"
+    MANUAL = "manual"
+
+
+class ConfirmationMethod(StrEnum):
+    AUTOMATIC = "automatic"
+    MANUAL = "manual"
+
+
+class CancellationReason(StrEnum):
+    """Why an intent was canceled; ``automatic`` is only ever set by the library (hold expiry)."""
+
+    DUPLICATE = "duplicate"
+    FRAUDULENT = "fraudulent"
+    REQUESTED_BY_CUSTOMER = "requested_by_customer"
+    ABANDONED = "abandoned"
+    AUTOMATIC = "automatic"
+
+
+class EventType(StrEnum):
+    """Domain events of SPEC section 8, by their canonical names."""
+
+    CREATED = "payment_intent.created"
+    REQUIRES_ACTION = "payment_intent.requires_action"
+    PROCESSING = "payment_intent.processing"
+    AMOUNT_CAPTURABLE_UPDATED = "payment_intent.amount_capturable_updated"
+    SUCCEEDED = "payment_intent.succeeded"
+    PAYMENT_FAILED = "payment_intent.payment_failed"
+    CANCELED = "payment_intent.canceled"

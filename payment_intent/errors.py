@@ -1,0 +1,19 @@
+"""The typed errors of SPEC section 4 (defined with the domain, importable from here)."""
+
+from payment_intent.domain.errors import (
+    AuthenticationError,
+    CardError,
+    ConcurrencyError,
+    IdempotencyError,
+    InvalidRequestError,
+    PaymentIntentError,
+)
+
+__all__ = [
+    "AuthenticationError",
+    "CardError",
+    "ConcurrencyError",
+    "IdempotencyError",
+    "InvalidRequestError",
+    "PaymentIntentError",
+]
