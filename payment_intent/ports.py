@@ -1,7 +1,8 @@
 """The three ports the service runs on: a clock, a store and a payment processor.
 
 Adapters that ship with the library live in :mod:`payment_intent.adapters`; a user's own adapter
-implements the same protocol (a store proves itself with ``payment_intent.testing``'s contract suite).
+implements the same protocol (a store proves itself with the contract suite in
+``payment_intent.testing``).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ class Processor(Protocol):
         ...
 
     def complete_authentication(self, attempt: Attempt) -> Outcome:
-        """The outcome once the customer has completed the redirect: approved, pending or declined."""
+        """The outcome once the customer completed the redirect: approved, pending or declined."""
         ...
 
     def settle(self, attempt: Attempt, succeed: bool) -> Outcome:

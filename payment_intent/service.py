@@ -153,12 +153,14 @@ class PaymentIntents:
                 now=now,
                 livemode=self.livemode,
             )
-            created_event = ((EventType.CREATED, {}),)
+            created_event: tuple[tuple[EventType, dict[str, Any]], ...] = ((EventType.CREATED, {}),)
             if not params.confirm:
                 return Change(created, created_event)
             # One request, one version: confirm the draft so that it is stored as version 1.
             draft = created.evolve(version=0)
-            confirm_params = ConfirmParams(payment_method=params.payment_method, return_url=params.return_url)
+            confirm_params = ConfirmParams(
+                payment_method=params.payment_method, return_url=params.return_url
+            )
             change = self._confirm_change(draft, confirm_params, now)
             return Change(change.intent, created_event + change.events, change.error)
 
@@ -181,7 +183,7 @@ class PaymentIntents:
         idempotency_key: str | None = None,
         **unknown: Any,
     ) -> PaymentIntent:
-        """Change an intent; payment terms only before it is paid, description and metadata later too.
+        """Change an intent: payment terms only before it is paid, description and metadata after.
 
         An empty string clears ``description``; an empty metadata value removes that key.
         """
@@ -217,7 +219,9 @@ class PaymentIntents:
         **unknown: Any,
     ) -> PaymentIntent:
         """Attempt the payment; the processor decides the outcome. A decline raises CardError."""
-        params = parse(ConfirmParams, _given(unknown, payment_method=payment_method, return_url=return_url))
+        params = parse(
+            ConfirmParams, _given(unknown, payment_method=payment_method, return_url=return_url)
+        )
 
         def decide(intent: PaymentIntent | None, now: int) -> Change:
             assert intent is not None
@@ -463,7 +467,9 @@ class PaymentIntents:
     def _load(self, intent_id: str) -> PaymentIntent:
         """The intent as it stands now: a hold that has lapsed is expired (and stored) first."""
         if not isinstance(intent_id, str) or not intent_id or len(intent_id) > MAX_ID_LENGTH:
-            raise parameter_invalid("intent", "The PaymentIntent id must be a string of 1 to 255 characters.")
+            raise parameter_invalid(
+                "intent", "The PaymentIntent id must be a string of 1 to 255 characters."
+            )
         intent = self.store.load(intent_id)
         if intent is None:
             raise resource_missing("intent", "payment_intent", intent_id)
@@ -483,7 +489,9 @@ class PaymentIntents:
                 reloaded = self.store.load(intent.id)
                 assert reloaded is not None
                 intent = reloaded
-        raise ConcurrencyError("Could not expire the hold: too many concurrent writes.", code="lock_timeout")
+        raise ConcurrencyError(
+            "Could not expire the hold: too many concurrent writes.", code="lock_timeout"
+        )
 
     def _events(self, change: Change, now: int) -> tuple[Event, ...]:
         intent = change.intent
@@ -567,8 +575,12 @@ def _created_bounds(created: int | CreatedFilter | None) -> tuple[int | None, in
         return None, None
     if isinstance(created, int):
         return created, created
-    lows = [v for v in (created.gte, None if created.gt is None else created.gt + 1) if v is not None]
-    highs = [v for v in (created.lte, None if created.lt is None else created.lt - 1) if v is not None]
+    lows = [
+        v for v in (created.gte, None if created.gt is None else created.gt + 1) if v is not None
+    ]
+    highs = [
+        v for v in (created.lte, None if created.lt is None else created.lt - 1) if v is not None
+    ]
     return (max(lows) if lows else None), (min(highs) if highs else None)
 
 

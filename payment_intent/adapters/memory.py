@@ -2,7 +2,8 @@
 
 Intents, events and idempotency records are kept as JSON, exactly as a database would hold them, so
 a loaded intent never shares state with one handed out earlier, and :meth:`snapshot` can show that a
-refused request changed nothing. Sorted indexes serve list pages and the expiry sweep without a scan.
+refused request changed nothing. Sorted indexes serve list pages and the expiry sweep without a
+scan.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ _TOP = chr(0x10FFFF)
 class _Row:
     """What the indexes need to know of a stored intent."""
 
-    __slots__ = ("json", "version", "created", "customer", "status", "due_at")
+    __slots__ = ("created", "customer", "due_at", "json", "status", "version")
 
     def __init__(self, intent: PaymentIntent) -> None:
         self.json = intent.model_dump_json().encode()
@@ -38,7 +39,12 @@ class _Row:
     def index_keys(self) -> tuple[tuple[str | None, Status | None], ...]:
         if self.customer is None:
             return ((None, None), (None, self.status))
-        return ((None, None), (None, self.status), (self.customer, None), (self.customer, self.status))
+        return (
+            (None, None),
+            (None, self.status),
+            (self.customer, None),
+            (self.customer, self.status),
+        )
 
 
 def _conflict(message: str) -> ConcurrencyError:
@@ -71,7 +77,11 @@ class InMemoryStore:
         with self._lock:
             keys = self._indexes.get((query.customer, query.status), [])
             lo = 0 if query.created_gte is None else bisect_left(keys, (query.created_gte, ""))
-            hi = len(keys) if query.created_lte is None else bisect_right(keys, (query.created_lte, _TOP))
+            hi = (
+                len(keys)
+                if query.created_lte is None
+                else bisect_right(keys, (query.created_lte, _TOP))
+            )
             if query.after is not None:
                 hi = min(hi, bisect_left(keys, query.after))
             if query.before is not None:
@@ -105,7 +115,10 @@ class InMemoryStore:
             if intent is not None:
                 current = self._rows.get(intent.id)
                 stored_version = current.version if current is not None else 0
-                if stored_version != commit.expected_version or intent.version != stored_version + 1:
+                if (
+                    stored_version != commit.expected_version
+                    or intent.version != stored_version + 1
+                ):
                     raise _conflict(
                         f"PaymentIntent {intent.id} is at version {stored_version}, not "
                         f"{commit.expected_version}: another request changed it first."
@@ -113,7 +126,9 @@ class InMemoryStore:
             if record is not None:
                 held = self._idempotency.get(record.key)
                 if held is not None and json.loads(held)["expires_at"] > record.created:
-                    raise _conflict(f"Idempotency key {record.key!r} was used by a concurrent request.")
+                    raise _conflict(
+                        f"Idempotency key {record.key!r} was used by a concurrent request."
+                    )
             # Checks passed: from here on nothing can fail, so the commit is all or nothing.
             if intent is not None and row is not None:
                 self._put(intent.id, row)
@@ -148,7 +163,9 @@ class InMemoryStore:
             state: dict[str, Any] = {
                 "intents": {k: self._rows[k].json.decode() for k in sorted(self._rows)},
                 "events": [raw.decode() for raw in self._events],
-                "idempotency": {k: self._idempotency[k].decode() for k in sorted(self._idempotency)},
+                "idempotency": {
+                    k: self._idempotency[k].decode() for k in sorted(self._idempotency)
+                },
             }
         return json.dumps(state, sort_keys=True).encode()
 

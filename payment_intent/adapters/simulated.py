@@ -1,4 +1,4 @@
-"""The simulated processor: the test payment methods of SPEC section 7, decided deterministically."""
+"""The simulated processor: SPEC section 7's test payment methods, decided deterministically."""
 
 from __future__ import annotations
 
@@ -33,7 +33,9 @@ class TestMethod:
     redirect: bool = False
 
 
-def _card(pm_id: str, bin_: str, outcome: Outcome, *, redirect: bool = False, funding: str = "credit") -> TestMethod:
+def _card(
+    pm_id: str, bin_: str, outcome: Outcome, *, redirect: bool = False, funding: str = "credit"
+) -> TestMethod:
     return TestMethod(PaymentMethod(pm_id, "card", bin_, funding), outcome, redirect)  # type: ignore[arg-type]
 
 
@@ -76,7 +78,9 @@ class SimulatedProcessor:
     def authorize(self, attempt: Attempt) -> Outcome:
         known = TEST_METHODS[attempt.payment_method.id]
         if known.redirect and not attempt.authenticated:
-            return AuthenticationRequired(f"{self.redirect_base}/{attempt.intent_id}/{attempt.attempt_id}")
+            return AuthenticationRequired(
+                f"{self.redirect_base}/{attempt.intent_id}/{attempt.attempt_id}"
+            )
         return known.outcome
 
     def complete_authentication(self, attempt: Attempt) -> Outcome:

@@ -22,6 +22,7 @@ from payment_intent.domain.lifecycle import advance, require_status
 from payment_intent.domain.model import (
     CardOptions,
     Charge,
+    ChargeStatus,
     NextAction,
     PaymentError,
     PaymentIntent,
@@ -78,7 +79,9 @@ def previous_attributes(before: PaymentIntent, after: PaymentIntent) -> dict[str
 
 
 def _next(intent: PaymentIntent, now: int, **changes: Any) -> PaymentIntent:
-    return intent.evolve(version=intent.version + 1, updated_at=max(now, intent.updated_at), **changes)
+    return intent.evolve(
+        version=intent.version + 1, updated_at=max(now, intent.updated_at), **changes
+    )
 
 
 # -- payment methods ---------------------------------------------------------------------------
@@ -123,7 +126,9 @@ def _options(given: PaymentMethodOptionsParams | None) -> PaymentMethodOptions:
         card=CardOptions(
             capture_type=CaptureMethod(card.capture_type) if card.capture_type else None,
             allowed_bins=tuple(card.allowed_bins) if card.allowed_bins is not None else None,
-            allowed_funding=tuple(card.allowed_funding) if card.allowed_funding is not None else None,
+            allowed_funding=tuple(card.allowed_funding)
+            if card.allowed_funding is not None
+            else None,
         )
     )
 
@@ -271,7 +276,9 @@ def prepare_confirm(
             code="payment_intent_unexpected_state",
             param="payment_method",
         )
-    check_payment_method(intent.payment_method_types, intent.payment_method_options, method, method_id)
+    check_payment_method(
+        intent.payment_method_types, intent.payment_method_options, method, method_id
+    )
     assert method is not None  # checked just above
     capture = profile.capture_method_for(intent, method.type)
     if capture is CaptureMethod.MANUAL and method.type != "card":
@@ -381,7 +388,7 @@ def fail_authentication(intent: PaymentIntent, now: int) -> Change:
 
 
 def await_confirmation(intent: PaymentIntent, now: int) -> Change:
-    """With manual confirmation, a completed action hands the intent back for the server to confirm."""
+    """Under manual confirmation a completed action hands the intent back to the server."""
     require_status("complete_action", intent.status)
     after = _next(
         intent,
@@ -394,12 +401,16 @@ def await_confirmation(intent: PaymentIntent, now: int) -> Change:
 
 
 def _charge(
-    charge_id: str, attempt: Attempt, status: str, now: int, declined: Declined | None = None
+    charge_id: str,
+    attempt: Attempt,
+    status: ChargeStatus,
+    now: int,
+    declined: Declined | None = None,
 ) -> Charge:
     return Charge(
         id=charge_id,
         amount=attempt.amount,
-        status=status,  # type: ignore[arg-type]
+        status=status,
         payment_method=attempt.payment_method.id,
         payment_method_type=attempt.payment_method.type,
         failure_code=declined.code if declined else None,
@@ -413,7 +424,10 @@ def _replace_pending(intent: PaymentIntent, charge: Charge, settling: bool) -> t
     """A settling method resolves its pending charge in place (same id) instead of adding one."""
     if settling and intent.charges and intent.charges[-1].status == "pending":
         pending = intent.charges[-1]
-        return (*intent.charges[:-1], charge.model_copy(update={"id": pending.id, "created": pending.created}))
+        return (
+            *intent.charges[:-1],
+            charge.model_copy(update={"id": pending.id, "created": pending.created}),
+        )
     return (*intent.charges, charge)
 
 
@@ -460,7 +474,11 @@ def capture(profile: Profile, intent: PaymentIntent, params: CaptureParams, now:
     charges = intent.charges
     hold = charges[-1]
     captured = hold.model_copy(
-        update={"captured": True, "amount_captured": amount, "amount_refunded": hold.amount - amount}
+        update={
+            "captured": True,
+            "amount_captured": amount,
+            "amount_refunded": hold.amount - amount,
+        }
     )
     after = _next(
         intent,
@@ -495,7 +513,8 @@ def expire(intent: PaymentIntent, now: int) -> Change:
 
     ``canceled_at`` is the moment the hold lapsed (``capture_before_at``), whenever it is noticed.
     """
-    assert intent.capture_before_at is not None and is_due(intent, now)
+    assert intent.capture_before_at is not None
+    assert is_due(intent, now)
     status = advance(intent.status, "expire")
     return _cancel(
         intent,

@@ -1,4 +1,4 @@
-"""ISO 4217: the active currency codes, their minor units, and the CasaPay minimum charge amounts."""
+"""ISO 4217: the active currency codes, their minor units and the CasaPay minimum amounts."""
 
 from __future__ import annotations
 
@@ -43,6 +43,6 @@ def minimum_amount(code: str) -> int:
     """The smallest chargeable amount in ``code``'s minor unit (the equivalent of 0.50)."""
     code = code.lower()
     if code in _MINIMUMS:
-        return _MINIMUMS[code]
-    exponent = MINOR_UNITS[code]
-    return max(1, (5 * 10**exponent + 9) // 10)
+        return int(_MINIMUMS[code])
+    exponent: int = MINOR_UNITS[code]
+    return max(1, int((5 * 10**exponent + 9) // 10))  # 0.50 of the major unit, rounded up

@@ -1,4 +1,4 @@
-"""The error hierarchy of SPEC section 4: every refusal is a typed exception with a wire-ready body."""
+"""The error hierarchy of SPEC section 4: every refusal is a typed exception with its body."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ if TYPE_CHECKING:
 
 
 class PaymentIntentError(Exception):
-    """Base of every error the library raises on purpose; carries what a provider's error body says."""
+    """Base of every error the library raises on purpose; carries a provider error body's fields."""
 
     type: ClassVar[str] = "api_error"
     default_status: ClassVar[int] = 500
@@ -44,7 +44,7 @@ class PaymentIntentError(Exception):
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """The error as plain data (the idempotency record keeps it so a retry can raise it again)."""
+        """The error as plain data: the idempotency record keeps it so a retry raises it again."""
         return {
             "type": self.type,
             "code": self.code,
@@ -74,7 +74,8 @@ class PaymentIntentError(Exception):
         )
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(code={self.code!r}, param={self.param!r}, message={self.message!r})"
+        name = type(self).__name__
+        return f"{name}(code={self.code!r}, param={self.param!r}, message={self.message!r})"
 
 
 class InvalidRequestError(PaymentIntentError):
@@ -99,7 +100,7 @@ class IdempotencyError(PaymentIntentError):
 
 
 class ConcurrencyError(PaymentIntentError):
-    """A concurrent write won; raised by stores on a version or key clash, retried by the service."""
+    """A concurrent write won: a store raises it on a version or key clash; the service retries."""
 
     type = "api_error"
     default_status = 409
@@ -113,8 +114,7 @@ class AuthenticationError(PaymentIntentError):
 
 
 _BY_TYPE: dict[str, type[PaymentIntentError]] = {
-    cls.type: cls
-    for cls in (InvalidRequestError, CardError, IdempotencyError, AuthenticationError)
+    cls.type: cls for cls in (InvalidRequestError, CardError, IdempotencyError, AuthenticationError)
 }
 _BY_TYPE["api_error"] = ConcurrencyError
 
@@ -131,7 +131,9 @@ def parameter_unknown(param: str) -> InvalidRequestError:
     )
 
 
-def parameter_invalid(param: str, message: str, code: str = "parameter_invalid") -> InvalidRequestError:
+def parameter_invalid(
+    param: str, message: str, code: str = "parameter_invalid"
+) -> InvalidRequestError:
     return InvalidRequestError(message, code=code, param=param)
 
 

@@ -2,8 +2,8 @@
 
 Every status change in the library goes through :func:`advance`. The machine is built once for the
 whole class (no machine per intent, no per-object registration): each call hands the machine a
-throw-away token that carries only the status. ``auto_transitions`` is off, so the table below is the
-complete list of moves; a guard that refuses raises a typed error instead of returning ``False``.
+throw-away token that carries only the status. ``auto_transitions`` is off, so the table below
+is the complete list of moves; a guard that refuses raises a typed error, never returns ``False``.
 """
 
 from __future__ import annotations
@@ -46,7 +46,9 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition("require_action", ATTEMPTABLE, RA, "confirm: authentication required"),
     Transition("succeed", ATTEMPTABLE, SUCCEEDED, "confirm: approved, automatic capture"),
     Transition("authorize", ATTEMPTABLE, RCAP, "confirm: approved, manual capture"),
-    Transition("start_processing", ATTEMPTABLE, PROCESSING, "confirm: asynchronous method accepted"),
+    Transition(
+        "start_processing", ATTEMPTABLE, PROCESSING, "confirm: asynchronous method accepted"
+    ),
     Transition("fail", ATTEMPTABLE, RPM, "confirm or authentication: declined or failed"),
     Transition("await_confirmation", (RA,), RC, "action completed, manual confirmation"),
     Transition("settle_succeeded", (PROCESSING,), SUCCEEDED, "asynchronous method succeeded"),
@@ -91,8 +93,10 @@ def unexpected_state(verb: str, status: Status, accepted: Iterable[Status]) -> I
     )
 
 
-def require_status(operation: str, status: Status, accepted: tuple[Status, ...] | None = None) -> None:
-    """Refuse ``operation`` unless ``status`` is one it accepts (``accepted`` overrides the table)."""
+def require_status(
+    operation: str, status: Status, accepted: tuple[Status, ...] | None = None
+) -> None:
+    """Refuse ``operation`` unless it accepts ``status`` (``accepted`` overrides the table)."""
     op = OPERATIONS[operation] if operation in OPERATIONS else Operation(operation, operation, ())
     allowed = accepted if accepted is not None else op.accepted
     if status not in allowed:

@@ -58,7 +58,7 @@ class PaymentError(BaseModel):
 
 
 class NextAction(BaseModel):
-    """What the customer must do next: follow ``redirect_url``, which comes back to ``return_url``."""
+    """What the customer must do next: follow ``redirect_url``, which returns to ``return_url``."""
 
     model_config = _FROZEN
 

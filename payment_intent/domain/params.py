@@ -86,7 +86,9 @@ def _positive(value: int) -> int:
 
 Url = Annotated[str, AfterValidator(_url)]
 Metadata = Annotated[dict[str, str], AfterValidator(_metadata)]
-MethodTypes = Annotated[list[Annotated[str, StringConstraints(min_length=1)]], AfterValidator(_nonempty)]
+MethodTypes = Annotated[
+    list[Annotated[str, StringConstraints(min_length=1)]], AfterValidator(_nonempty)
+]
 Amount = Annotated[int, AfterValidator(_positive)]
 
 
