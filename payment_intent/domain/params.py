@@ -8,7 +8,7 @@ Profile rules (currencies, amount bounds) are checked by the domain, which knows
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -138,7 +138,7 @@ class UpdateParams(BaseModel):
     metadata: Metadata | None = None
 
     #: The fields only an intent that has not yet been paid may change.
-    RESTRICTED: tuple[str, ...] = (
+    RESTRICTED: ClassVar[tuple[str, ...]] = (
         "amount",
         "currency",
         "payment_method",
