@@ -434,6 +434,12 @@ class PaymentIntents:
             try:
                 change = decide(intent, now)
             except PaymentIntentError as error:
+                if key is not None:
+                    # A request with the same key may have committed between our look at the key
+                    # and our load; its record commits with its state, so it is visible now.
+                    record = self.store.idempotency_record(key)
+                    if record is not None and record.expires_at > now:
+                        return _replay(record, key, fingerprint)
                 if intent is not None and error.payment_intent is None:
                     error.payment_intent = intent
                 raise
