@@ -19,7 +19,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import pytest
 
@@ -733,3 +733,39 @@ class StoreContract:
         assert expired.cancellation_reason is CancellationReason.AUTOMATIC
         assert service.expire_authorizations() == []
         assert service.retrieve(held.id) == expired
+
+    def test_a_keyed_request_refused_after_its_duplicate_won_replays_the_winner(
+        self, store: Store, clock: ManualClock
+    ) -> None:
+        """The duplicate commits between this request's look at its key and its load."""
+        other = PaymentIntents(store, clock)
+        held = other.create(
+            amount=8000,
+            currency="usd",
+            payment_method="pm_card_visa",
+            capture_method="manual",
+            confirm=True,
+        )
+        interleaved = _LoadHook(store, lambda: other.capture(held.id, idempotency_key="cap-1"))
+        this = PaymentIntents(cast(Store, interleaved), clock)
+        replayed = this.capture(held.id, idempotency_key="cap-1")
+        assert interleaved.fired
+        assert replayed == other.retrieve(held.id)
+        assert replayed.amount_received == 8000
+        assert [e.type for e in all_events(store)].count(EventType.SUCCEEDED) == 1
+
+
+class _LoadHook:
+    """A store that runs ``hook`` once, just before its first ``load``: a chosen interleaving."""
+
+    def __init__(self, inner: Store, hook: Callable[[], object]) -> None:
+        self.inner, self.hook, self.fired = inner, hook, False
+
+    def load(self, intent_id: str) -> PaymentIntent | None:
+        if not self.fired:
+            self.fired = True
+            self.hook()
+        return self.inner.load(intent_id)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)

@@ -67,7 +67,9 @@ def judge(service: PaymentIntents, outcomes: list[Outcome]) -> None:
         mine = [o for o in outcomes if o[1] == intent_id]
         refused = Counter(code for _, _, _, result, code in mine if result is None)
         assert set(refused) <= {"payment_intent_unexpected_state"}, refused
-        won = [(op, amount, PaymentIntent.model_validate_json(r)) for op, _, amount, r, _ in mine if r]
+        won = [
+            (op, amount, PaymentIntent.model_validate_json(r)) for op, _, amount, r, _ in mine if r
+        ]
 
         terminal = [(op, amount, i) for op, amount, i in won if op in ("capture", "cancel")]
         assert len(terminal) == 1, f"{intent_id}: {len(terminal)} outcomes"
