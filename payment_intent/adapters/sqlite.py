@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -105,12 +106,26 @@ class SQLiteStore:
             check_same_thread=False,  # a connection moves between threads, never shared at once
         )
         connection.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
-        mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        if str(mode).lower() != "wal":
+        mode = self._enter_wal(connection)
+        if mode != "wal":
             connection.close()
             raise parameter_invalid("path", f"{self.path} cannot be opened in WAL mode ({mode}).")
         connection.execute("PRAGMA synchronous = NORMAL")
         return connection
+
+    def _enter_wal(self, connection: sqlite3.Connection) -> str:
+        """Switch the file to WAL (a no-op once it is). Switching needs the file to itself, and
+        SQLite answers "locked" at once, without its busy handler, while another process opens or
+        switches the same new file: so wait here, up to ``busy_timeout``."""
+        deadline = time.monotonic() + self.busy_timeout
+        while True:
+            try:
+                return str(connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]).lower()
+            except sqlite3.OperationalError as error:
+                if not _is_busy(error) or time.monotonic() >= deadline:
+                    connection.close()
+                    raise _lock_timeout(error) if _is_busy(error) else error from error
+                time.sleep(0.005)
 
     @contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import itertools
 import multiprocessing
 import sqlite3
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -110,18 +113,24 @@ def test_a_writer_blocked_past_busy_timeout_fails_with_lock_timeout_and_writes_n
         assert store.read_events(0, 10) == []
 
 
-def _open_and_write(path: str) -> str:
+def _open_and_write(path: str, start_at: float) -> str:
+    time.sleep(max(0.0, start_at - time.time()))
     with SQLiteStore(path) as store:
         return insert(store, make_intent()).id
 
 
 def test_processes_opening_a_new_file_at_once_all_get_one_schema(tmp_path: Path) -> None:
-    path = str(tmp_path / "raced.db")
-    with multiprocessing.get_context("spawn").Pool(4) as pool:
-        ids = pool.map(_open_and_write, [path] * 8)
-    with SQLiteStore(path) as store:
-        assert store.schema_version == len(MIGRATIONS)
-        assert sorted(i.id for i in store.list_intents(ListQuery(limit=100))) == sorted(ids)
+    """Switching a new file to WAL needs it to itself, and SQLite does not wait for that."""
+    context = multiprocessing.get_context("forkserver")  # children start in milliseconds
+    context.set_forkserver_preload(["payment_intent"])
+    for attempt in range(2):
+        path = str(tmp_path / f"raced-{attempt}.db")
+        start_at = time.time() + 0.5
+        with ProcessPoolExecutor(6, mp_context=context) as pool:
+            ids = list(pool.map(_open_and_write, [path] * 6, [start_at] * 6))
+        with SQLiteStore(path) as store:
+            assert store.schema_version == len(MIGRATIONS)
+            assert sorted(i.id for i in store.list_intents(ListQuery(limit=100))) == sorted(ids)
 
 
 _QUERIES = [
@@ -155,3 +164,31 @@ def test_the_expiry_sweep_reads_only_the_partial_index_of_live_holds(tmp_path: P
         assert [row[3] for row in plan] == [
             "SEARCH payment_intents USING INDEX payment_intents_due (capture_before_at<?)"
         ]
+
+
+def test_opening_waits_while_another_connection_holds_a_new_file(tmp_path: Path) -> None:
+    """Switching to WAL needs the file to itself; SQLite refuses at once, the store waits."""
+    path = tmp_path / "held.db"
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN EXCLUSIVE")
+    release = threading.Timer(0.3, lambda: holder.execute("ROLLBACK"))
+    release.start()
+    try:
+        with SQLiteStore(path, busy_timeout=10) as store:
+            assert store.schema_version == len(MIGRATIONS)
+    finally:
+        release.join()
+        holder.close()
+
+
+def test_opening_a_file_held_past_busy_timeout_fails_with_lock_timeout(tmp_path: Path) -> None:
+    path = tmp_path / "held.db"
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(ConcurrencyError) as raised:
+            SQLiteStore(path, busy_timeout=0.2)
+        assert raised.value.code == "lock_timeout"
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
