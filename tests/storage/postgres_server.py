@@ -100,8 +100,12 @@ def _initdb(binaries: Path, data: Path) -> None:
 
 
 @contextlib.contextmanager
-def throwaway_cluster() -> Iterator[str]:
-    """Start a cluster, yield a DSN for its ``postgres`` database, stop and delete it."""
+def throwaway_cluster(*, durable: bool = False) -> Iterator[str]:
+    """Start a cluster, yield a DSN for its ``postgres`` database, stop and delete it.
+
+    Tests run it without fsync (nothing in it must survive); ``durable=True`` keeps PostgreSQL's
+    defaults, for the benchmark. Tuned memory stays at the defaults either way.
+    """
     binaries = _binaries()
     if binaries is None:
         _missing("initdb/pg_ctl were not found.")
@@ -120,10 +124,9 @@ def throwaway_cluster() -> Iterator[str]:
             os.chmod(root, 0o700)
             os.chown(root, owner.pw_uid, owner.pw_gid)
         _initdb(binaries, data)
-        options = (
-            f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
-            " -c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
-        )
+        options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c max_connections=300"
+        if not durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         pg_ctl = str(binaries / "pg_ctl")
         subprocess.run(
             _as_cluster_owner(
