@@ -113,3 +113,32 @@ def test_from_url_opens_a_postgresql_store(postgres_server: str, scheme: str) ->
     assert other.load(intent.id) == intent
     other.close()
     service.store.close()
+
+
+def test_an_event_numbered_later_is_not_visible_before_an_earlier_one_commits(
+    postgres_dsn: str,
+) -> None:
+    """The feed's cursor is safe only if positions are commit-ordered: a writer must not take
+    position 2 and commit while position 1 is still in flight, or a reader at 2 would skip 1."""
+    import threading
+
+    from payment_intent.ports import Commit
+    from payment_intent.testing.contract import make_event
+
+    with _store(postgres_dsn) as store:
+        first, second = make_intent(), make_intent()
+        with store._connection() as held:
+            held.execute("BEGIN")
+            store._write(held, Commit(first, 0, (make_event(first),)))  # position taken, open
+            writer = threading.Thread(target=insert, args=(store, second))
+            writer.start()
+            writer.join(timeout=0.5)
+            assert writer.is_alive(), "the second writer must wait for the first to commit"
+            assert store.read_events(0, 10) == []
+            held.execute("COMMIT")
+        writer.join(timeout=10)
+        assert not writer.is_alive()
+        assert [(e.intent_id, e.sequence) for e in store.read_events(0, 10)] == [
+            (first.id, 1),
+            (second.id, 2),
+        ]
