@@ -2,12 +2,30 @@
 
 - :class:`PaymentIntentMachine`: a Hypothesis state machine over the service.
 - :func:`assert_invariants`: SPEC section 5 as an assertion on one intent.
-- :mod:`payment_intent.testing.strategies`: Hypothesis strategies for parameters and methods.
+- :mod:`payment_intent.testing.strategies`: Hypothesis strategies for parameters, payment methods
+  and whole checkouts.
+- :mod:`payment_intent.testing.plugin`: the pytest plugin (fixtures ``payment_intents``,
+  ``manual_clock``, ``simulated_processor``), loaded by pytest on its own.
 
-Importing this package needs the ``test`` extra (Hypothesis and pytest).
+The machine and the strategies need the ``test`` extra (Hypothesis). They are imported on first
+use, so that the pytest plugin, which lives in this package, loads in a project without Hypothesis.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from payment_intent.testing.invariants import History, InvariantViolation, assert_invariants
-from payment_intent.testing.machine import PaymentIntentMachine
+
+if TYPE_CHECKING:
+    from payment_intent.testing.machine import PaymentIntentMachine
 
 __all__ = ["History", "InvariantViolation", "PaymentIntentMachine", "assert_invariants"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "PaymentIntentMachine":
+        from payment_intent.testing.machine import PaymentIntentMachine
+
+        return PaymentIntentMachine
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
