@@ -4,7 +4,8 @@
   :func:`metadata`;
 - invalid parameters, each labelled with the error it must cause (:class:`InvalidParams`):
   :func:`invalid_create_params`, :func:`invalid_update_params`, :func:`invalid_confirm_params`,
-  :func:`invalid_capture_params`, :func:`invalid_cancel_params`, :func:`invalid_list_params`;
+  :func:`invalid_capture_params`, :func:`invalid_cancel_params`, :func:`invalid_list_params`,
+  :func:`invalid_intent_ids`;
 - payment methods by outcome: :func:`payment_method_ids`, :func:`declined_payment_method_ids`;
 - whole checkouts as replayable steps: :func:`checkout_sequences`.
 """
@@ -370,6 +371,19 @@ def _common_intent_defects(rules: Profile) -> list[st.SearchStrategy[InvalidPara
         _unknown_parameter(),
         _bad_idempotency_key(),
     ]
+
+
+def invalid_intent_ids() -> st.SearchStrategy[InvalidParams]:
+    """Ids no operation on an intent accepts, as ``params={"intent_id": ...}``: ids of no stored
+    intent (``resource_missing``) and malformed ones; the error names the parameter ``intent``."""
+    return st.one_of(
+        st.from_regex(r"pi_[A-Za-z0-9]{24}", fullmatch=True).map(
+            lambda i: _invalid({"intent_id": i}, "resource_missing", "intent")
+        ),
+        st.one_of(st.sampled_from(["", "p" * 256]), _NOT_STRINGS).map(
+            lambda i: _invalid({"intent_id": i}, "parameter_invalid", "intent")
+        ),
+    )
 
 
 @st.composite
