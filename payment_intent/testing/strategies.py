@@ -578,9 +578,8 @@ class _Checkout:
     def methods(self) -> list[str]:
         usable = sorted(pm for pm, t in TEST_METHODS.items() if t.method.type in self.types)
         if self.manual and not self.rules.manual_capture_cards_only:
-            # A hold takes cards only; offer the others only when the intent takes no card.
-            cards = [pm for pm in usable if TEST_METHODS[pm].method.type == "card"]
-            return cards or usable
+            # CasaPay holds cards only (checkout_sequences makes sure cards are allowed).
+            return [pm for pm in usable if TEST_METHODS[pm].method.type == "card"]
         return usable
 
     def attach(self, method: str) -> None:
@@ -635,6 +634,9 @@ def checkout_sequences(
     """
     rules = get_profile(profile)
     params = draw(create_params(rules), label="create")
+    types = params.get("payment_method_types", ["card"])
+    if params.get("capture_method") == "manual" and "card" not in types:
+        params["payment_method_types"] = [*types, "card"]  # a hold needs a card to hold
     checkout = _Checkout(rules, params)
     if draw(st.booleans(), label="method at create"):
         method = draw(st.sampled_from(checkout.methods()), label="payment_method")
