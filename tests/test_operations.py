@@ -22,7 +22,9 @@ def test_retrieve_with_the_client_secret_shows_only_public_fields(svc: PaymentIn
     public = svc.retrieve(pi.id, client_secret=pi.client_secret)
     assert isinstance(public, ClientPaymentIntent)
     fields = public.model_dump()
-    assert "customer" not in fields and "metadata" not in fields and "charges" not in fields
+    assert "customer" not in fields
+    assert "metadata" not in fields
+    assert "charges" not in fields
     assert (fields["id"], fields["amount"], fields["status"]) == (
         pi.id,
         5_000,
@@ -52,13 +54,17 @@ def test_list_is_newest_first_and_pages_with_both_cursors(
             clock.advance(1)
     newest_first = list(reversed(ids))
     first = svc.list(limit=10)
-    assert [p.id for p in first] == newest_first[:10] and first.has_more
+    assert [p.id for p in first] == newest_first[:10]
+    assert first.has_more
     second = svc.list(limit=10, starting_after=first.data[-1].id)
-    assert [p.id for p in second] == newest_first[10:20] and second.has_more
+    assert [p.id for p in second] == newest_first[10:20]
+    assert second.has_more
     third = svc.list(limit=10, starting_after=second.data[-1].id)
-    assert [p.id for p in third] == newest_first[20:] and not third.has_more
+    assert [p.id for p in third] == newest_first[20:]
+    assert not third.has_more
     back = svc.list(limit=10, ending_before=third.data[0].id)
-    assert [p.id for p in back] == newest_first[10:20] and back.has_more
+    assert [p.id for p in back] == newest_first[10:20]
+    assert back.has_more
     assert not svc.list(limit=10, ending_before=first.data[0].id).data
     assert len(svc.list().data) == 10, "the default limit is 10"
 
@@ -127,7 +133,8 @@ def test_events_come_back_in_commit_order_from_a_cursor(svc: PaymentIntents) -> 
     assert succeeded.previous_attributes["amount_received"] == 0
     assert succeeded.previous_attributes["status"] == "requires_capture"
     page = svc.events(starting_after=events[0].id, limit=1)
-    assert [e.id for e in page] == [events[1].id] and page.has_more
+    assert [e.id for e in page] == [events[1].id]
+    assert page.has_more
     assert svc.events(starting_after=events[-1].id).data == []
 
 
