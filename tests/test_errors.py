@@ -391,3 +391,21 @@ def test_the_loser_of_a_capture_race_sees_the_winner_and_its_error(clock: Manual
     stored = svc.retrieve(pi.id)
     assert (stored.status, stored.amount_received, stored.version) == (Status.SUCCEEDED, 1_000, 2)
     assert [e.type for e in svc.events().data].count("payment_intent.succeeded") == 1
+
+
+def test_a_replay_never_shows_a_hold_that_has_lapsed(clock: ManualClock) -> None:
+    from dataclasses import replace
+
+    from payment_intent import CASAPAY
+
+    short_window = replace(CASAPAY, name="short", authorization_window=3600)
+    svc = PaymentIntents(clock=clock, profile=short_window)
+    params = dict(
+        amount=5_000, currency="eur", capture_method="manual", payment_method="pm_card_visa"
+    )
+    first = svc.create(**params, confirm=True, idempotency_key="hold-1")  # type: ignore[arg-type]
+    assert first.status is Status.REQUIRES_CAPTURE
+    clock.advance(3600)
+    again = svc.create(**params, confirm=True, idempotency_key="hold-1")  # type: ignore[arg-type]
+    assert again.id == first.id
+    assert (again.status, again.cancellation_reason) == (Status.CANCELED, "automatic")
