@@ -6,6 +6,8 @@
   and whole checkouts.
 - :mod:`payment_intent.testing.plugin`: the pytest plugin (fixtures ``payment_intents``,
   ``manual_clock``, ``simulated_processor``), loaded by pytest on its own.
+- :mod:`payment_intent.testing.contract`: the store contract suite, ``StoreContract``, that every
+  store (ours and yours) proves itself against.
 
 The machine and the strategies need the ``test`` extra (Hypothesis). They are imported on first
 use, so that the pytest plugin, which lives in this package, loads in a project without Hypothesis.
