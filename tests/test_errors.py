@@ -16,6 +16,9 @@ from payment_intent.errors import (
 )
 from payment_intent.ports import Commit
 
+# Every test here runs over each store the kit offers (see tests/conftest.py).
+pytestmark = pytest.mark.payment_intent_stores("memory", "sqlite")
+
 
 def refused(call: Any, *args: Any, **kwargs: Any) -> InvalidRequestError:
     with pytest.raises(InvalidRequestError) as raised:

@@ -9,6 +9,9 @@ import pytest
 from payment_intent import ClientPaymentIntent, ManualClock, PaymentIntents, Status
 from payment_intent.errors import InvalidRequestError, PaymentIntentError
 
+# Every test here runs over each store the kit offers (see tests/conftest.py).
+pytestmark = pytest.mark.payment_intent_stores("memory", "sqlite")
+
 
 def make(svc: PaymentIntents, n: int, **params: object) -> list[str]:
     return [svc.create(amount=1_000 + i, currency="eur", **params).id for i in range(n)]  # type: ignore[arg-type]
@@ -147,6 +150,7 @@ def test_events_refuse_an_unknown_cursor(svc: PaymentIntents) -> None:
 # -- a failed command changes nothing ----------------------------------------------------------
 
 
+@pytest.mark.payment_intent_stores("memory")  # snapshot() is the in-memory store's
 def test_a_refused_command_leaves_the_store_byte_for_byte_unchanged(svc: PaymentIntents) -> None:
     pi = svc.create(amount=5_000, currency="eur", payment_method="pm_card_visa", confirm=True)
     store = svc.store

@@ -9,6 +9,9 @@ from payment_intent.domain.outcomes import Attempt, Outcome, Pending
 from payment_intent.errors import CardError, InvalidRequestError
 from payment_intent.testing import assert_invariants
 
+# Every test here runs over each store the kit offers (see tests/conftest.py).
+pytestmark = pytest.mark.payment_intent_stores("memory", "sqlite")
+
 WEEK = 7 * 24 * 3600
 
 
