@@ -101,13 +101,15 @@ def test_the_docs_have_examples_to_run() -> None:
                 assert block.directive in ("skip", "requires"), f"{block.where}: {block.directive}"
 
 
-@pytest.mark.parametrize("page", PAGES, ids=page_id)
+def _untitled(page: Path) -> list[Block]:
+    return [b for b in python_blocks(page) if runnable(b) and b.title is None]
+
+
+@pytest.mark.parametrize("page", [p for p in PAGES if _untitled(p)], ids=page_id)
 def test_the_untitled_examples_of_a_page_run_in_order(
     page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    blocks = [b for b in python_blocks(page) if runnable(b) and b.title is None]
-    if not blocks:
-        pytest.skip(f"{page_id(page)} has no untitled Python examples")
+    blocks = _untitled(page)
     monkeypatch.chdir(tmp_path)
     namespace: dict[str, object] = {"__name__": f"docs_{page.stem.replace('-', '_')}"}
     for block in blocks:
