@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
@@ -42,6 +43,18 @@ class PaymentIntentError(Exception):
             decline_code=self.decline_code,
             payment_intent=intent,
         )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle by keywords (the default re-calls ``cls(*args)``, which lacks ``code``), so an
+        error survives crossing a process boundary, as in a process pool."""
+        fields: dict[str, Any] = {
+            "code": self.code,
+            "param": self.param,
+            "http_status": self.http_status,
+            "decline_code": self.decline_code,
+            "payment_intent": self.payment_intent,
+        }
+        return (partial(type(self), self.message, **fields), ())
 
     def to_dict(self) -> dict[str, Any]:
         """The error as plain data: the idempotency record keeps it so a retry raises it again."""
