@@ -99,6 +99,11 @@ def test_the_docs_have_examples_to_run() -> None:
         for block in python_blocks(page):
             if block.directive is not None:
                 assert block.directive in ("skip", "requires"), f"{block.where}: {block.directive}"
+            if block.title is None and runnable(block):
+                # Executed as a script, a test function would be defined and never called.
+                assert not re.search(r"^(def test_|class Test)", block.code, re.MULTILINE), (
+                    f'{block.where} defines tests: give it a title="test_....py" so pytest runs it'
+                )
 
 
 def _untitled(page: Path) -> list[Block]:
