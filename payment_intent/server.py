@@ -10,7 +10,8 @@ from __future__ import annotations
 import socketserver
 from collections.abc import Callable, Iterable
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server as _make_server
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
+from wsgiref.simple_server import make_server as _make_server
 
 from payment_intent.dialects.api import MAX_BODY, Api
 
@@ -49,9 +50,7 @@ def make_app(api: Api) -> WSGIApp:
         )
         content = response.content()
         status = f"{response.status} {_REASONS.get(response.status, 'Error')}"
-        start_response(
-            status, [*response.headers, ("Content-Length", str(len(content)))]
-        )
+        start_response(status, [*response.headers, ("Content-Length", str(len(content)))])
         return [content]
 
     return application
@@ -87,12 +86,14 @@ class _ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
 
 
 class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
+    def log_message(self, format: str, *args: Any) -> None:
         if getattr(self.server, "verbose", False):
             super().log_message(format, *args)
 
 
-def make_server(api: Api, host: str = "127.0.0.1", port: int = 0, *, verbose: bool = False) -> WSGIServer:
+def make_server(
+    api: Api, host: str = "127.0.0.1", port: int = 0, *, verbose: bool = False
+) -> WSGIServer:
     """A threaded HTTP server for ``api`` on ``host:port`` (port 0: any free port)."""
     server = _make_server(
         host, port, make_app(api), server_class=_ThreadingWSGIServer, handler_class=_QuietHandler

@@ -10,4 +10,13 @@ from payment_intent.dialects.casapay import CasaPay
 from payment_intent.dialects.keys import ApiKey, ApiKeys
 from payment_intent.dialects.payrex import PayRex
 
-__all__ = ["Api", "ApiKey", "ApiKeys", "CasaPay", "Dialect", "PayRex", "WireResponse", "get_dialect"]
+__all__ = [
+    "Api",
+    "ApiKey",
+    "ApiKeys",
+    "CasaPay",
+    "Dialect",
+    "PayRex",
+    "WireResponse",
+    "get_dialect",
+]

@@ -155,8 +155,9 @@ class Api:
             idempotency_key = lowered.get("idempotency-key") if operation in _COMMANDS else None
             service = self.services[key.livemode]
             try:
-                body_out = self._dispatch(operation, service, ids.get("id", ""), params, key,
-                                          idempotency_key)  # fmt: skip
+                body_out = self._dispatch(
+                    operation, service, ids.get("id", ""), params, key, idempotency_key
+                )
             except PaymentIntentError as error:
                 raise self.dialect.wire_error(error, operation) from None
             return WireResponse(200, body_out, self._headers())

@@ -116,8 +116,9 @@ class Dialect(ABC):
                 raise parameter_unknown(key)
             canonical[name] = self.nested_to_canonical(name, value)
         if form:
-            canonical = {k: coerce(v, PARAMETERS[k]) if k in PARAMETERS else v
-                         for k, v in canonical.items()}  # fmt: skip
+            canonical = {
+                k: coerce(v, PARAMETERS[k]) if k in PARAMETERS else v for k, v in canonical.items()
+            }
         return canonical
 
     def nested_to_canonical(self, name: str, value: Any) -> Any:

@@ -101,8 +101,13 @@ def _check_update(api: Api, example: CurlExample) -> None:
 
 def _check_list(api: Api, example: CurlExample) -> None:
     first, second = _created(api), _created(api)
-    api.handle("POST", "/v1/payment_intents", "", auth_for("casapay"),
-               b"amount=5000&currency=eur&customer=cus_other")  # fmt: skip
+    api.handle(
+        "POST",
+        "/v1/payment_intents",
+        "",
+        auth_for("casapay"),
+        b"amount=5000&currency=eur&customer=cus_other",
+    )
     status, body = _replay(api, example, "")
     assert status == 200
     assert body["object"] == "list"
@@ -201,9 +206,14 @@ def test_casapay_renders_every_attribute_of_the_seed_table() -> None:
     assert "charges" in attributes
     rendered = CasaPay().render_intent(
         PaymentIntent(
-            id="pi_x", amount=1000, currency="eur", status="requires_payment_method",
-            client_secret="pi_x_secret_y", created=1, updated_at=1,
-        )  # fmt: skip
+            id="pi_x",
+            amount=1000,
+            currency="eur",
+            status="requires_payment_method",
+            client_secret="pi_x_secret_y",
+            created=1,
+            updated_at=1,
+        )
     )
     assert set(attributes) <= set(rendered)
 
@@ -246,20 +256,29 @@ def test_payrex_renders_every_attribute_the_seed_lists() -> None:
     api = make_api("payrex", store, clock)
     headers = {**auth_for("payrex"), "Content-Type": "application/x-www-form-urlencoded"}
     created = api.handle(
-        "POST", "/payment_intents", "", headers,
+        "POST",
+        "/payment_intents",
+        "",
+        headers,
         b"amount=10000&currency=PHP&payment_methods[]=card&payment_methods[]=gcash"
         b"&payment_method_options[card][allowed_bins][]=424242"
         b"&payment_method_options[card][allowed_funding][]=credit",
-    ).body  # fmt: skip
+    ).body
     declined = api.handle(
-        "POST", f"/test_helpers/payment_intents/{created['id']}/attach", "", headers,
+        "POST",
+        f"/test_helpers/payment_intents/{created['id']}/attach",
+        "",
+        headers,
         b"payment_method_id=pm_gcash&return_url=https://shop.test/back",
-    ).body  # fmt: skip
+    ).body
     assert declined["status"] == "awaiting_next_action"
     failed = api.handle(
-        "POST", f"/test_helpers/payment_intents/{created['id']}/complete_action", "", headers,
+        "POST",
+        f"/test_helpers/payment_intents/{created['id']}/complete_action",
+        "",
+        headers,
         b"succeed=false",
-    ).body  # fmt: skip
+    ).body
     views = (created, declined, failed)
     for name in attributes:
         head, _, child = name.partition(".")
@@ -278,10 +297,14 @@ def test_payrex_renders_every_attribute_the_seed_lists() -> None:
 def test_every_payrex_endpoint_of_the_seed_is_served(method: str, path: str) -> None:
     api = make_api("payrex", InMemoryStore(), ManualClock(SEED_TIME))
     headers = auth_for("payrex")
-    created = api.handle("POST", "/payment_intents", "", headers,
-                         b"amount=10000&currency=PHP").body  # fmt: skip
-    response = api.handle(method, path.replace(":id", created["id"]), "", headers,
-                          b"amount=10000&currency=PHP" if path == "/payment_intents" else b"")  # fmt: skip
+    created = api.handle("POST", "/payment_intents", "", headers, b"amount=10000&currency=PHP").body
+    response = api.handle(
+        method,
+        path.replace(":id", created["id"]),
+        "",
+        headers,
+        b"amount=10000&currency=PHP" if path == "/payment_intents" else b"",
+    )
     # Capturing an intent that holds nothing is refused for its state, not as an unknown route.
     if path.endswith("/capture"):
         assert response.status == 400
@@ -294,9 +317,12 @@ def test_every_payrex_endpoint_of_the_seed_is_served(method: str, path: str) -> 
 def test_payrex_json_bodies_work_like_the_sdks_forms(payrex: Api) -> None:
     body = json.dumps({"amount": 10000, "currency": "PHP", "payment_methods": ["card", "gcash"]})
     response = payrex.handle(
-        "POST", "/payment_intents", "",
-        {**auth_for("payrex"), "Content-Type": "application/json"}, body.encode(),
-    )  # fmt: skip
+        "POST",
+        "/payment_intents",
+        "",
+        {**auth_for("payrex"), "Content-Type": "application/json"},
+        body.encode(),
+    )
     assert response.status == 200
     assert response.body["payment_methods"] == ["card", "gcash"]
     assert response.body["currency"] == "PHP"

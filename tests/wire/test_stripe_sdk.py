@@ -96,8 +96,9 @@ def test_three_d_secure_redirect_then_completion(client: stripe.StripeClient) ->
     assert intent.next_action.redirect_to_url.return_url == "https://shop.test/complete"
 
     # The customer authenticates (in a browser; here through the test-mode helper).
-    _helper(client, f"/v1/test_helpers/payment_intents/{intent.id}/complete_action",
-            {"succeed": "true"})  # fmt: skip
+    _helper(
+        client, f"/v1/test_helpers/payment_intents/{intent.id}/complete_action", {"succeed": "true"}
+    )
     assert intents.retrieve(intent.id).status == "succeeded"
 
 
@@ -124,21 +125,25 @@ def test_cancel_and_typed_request_errors(client: stripe.StripeClient) -> None:
 
 def test_idempotency_replays_and_refuses_a_reused_key(client: stripe.StripeClient) -> None:
     intents = client.v1.payment_intents
-    first = intents.create(params={"amount": 1000, "currency": "eur"},
-                           options={"idempotency_key": "order-42"})  # fmt: skip
-    replay = intents.create(params={"amount": 1000, "currency": "eur"},
-                            options={"idempotency_key": "order-42"})  # fmt: skip
+    first = intents.create(
+        params={"amount": 1000, "currency": "eur"}, options={"idempotency_key": "order-42"}
+    )
+    replay = intents.create(
+        params={"amount": 1000, "currency": "eur"}, options={"idempotency_key": "order-42"}
+    )
     assert replay.id == first.id
     with pytest.raises(stripe.IdempotencyError) as reused:
-        intents.create(params={"amount": 2000, "currency": "eur"},
-                       options={"idempotency_key": "order-42"})  # fmt: skip
+        intents.create(
+            params={"amount": 2000, "currency": "eur"}, options={"idempotency_key": "order-42"}
+        )
     assert reused.value.http_status == 400
 
 
 def test_wrong_key_is_an_authentication_error(store: InMemoryStore, clock: ManualClock) -> None:
     with serving(make_api("casapay", store, clock)) as url:
-        wrong = stripe.StripeClient("sk_test_notTheConfiguredKey1", base_addresses={"api": url},
-                                    max_network_retries=0)  # fmt: skip
+        wrong = stripe.StripeClient(
+            "sk_test_notTheConfiguredKey1", base_addresses={"api": url}, max_network_retries=0
+        )
         with pytest.raises(stripe.AuthenticationError) as raised:
             wrong.v1.payment_intents.list()
         assert raised.value.http_status == 401
