@@ -4,9 +4,12 @@ Statuses, transitions, capture and expiry rules of the CasaPay (Stripe-shaped) a
 PaymentIntent, with storage, clock and processor behind swappable ports.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from payment_intent.adapters.clocks import ManualClock, SystemClock
 from payment_intent.adapters.memory import InMemoryStore
 from payment_intent.adapters.simulated import SimulatedProcessor
+from payment_intent.adapters.sqlite import SQLiteStore
 from payment_intent.domain.model import (
     Charge,
     ClientPaymentIntent,
@@ -25,6 +28,10 @@ from payment_intent.domain.status import (
 )
 from payment_intent.ports import Clock, Processor, Store
 from payment_intent.service import Page, PaymentIntents
+from payment_intent.stores import store_from_url
+
+if TYPE_CHECKING:
+    from payment_intent.adapters.postgres import PostgresStore as PostgresStore
 
 __all__ = [
     "CASAPAY",
@@ -46,10 +53,22 @@ __all__ = [
     "PaymentIntents",
     "Processor",
     "Profile",
+    "SQLiteStore",
     "SimulatedProcessor",
     "Status",
     "Store",
     "SystemClock",
     "get_profile",
+    "store_from_url",
 ]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    """``PostgresStore`` is imported on first use, so the package itself never needs psycopg
+    (it is not in ``__all__`` for the same reason: a star import must not need it either)."""
+    if name == "PostgresStore":
+        from payment_intent.adapters.postgres import PostgresStore as PostgresStore
+
+        return PostgresStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, overload
 
 from payment_intent.adapters.clocks import SystemClock
-from payment_intent.adapters.memory import InMemoryStore
 from payment_intent.adapters.simulated import SimulatedProcessor
 from payment_intent.domain import aggregate
 from payment_intent.domain.aggregate import Change
@@ -48,6 +47,7 @@ from payment_intent.domain.profiles import Profile, get_profile
 from payment_intent.domain.status import ConfirmationMethod, EventType, Status
 from payment_intent.ids import new_client_secret, new_id
 from payment_intent.ports import Clock, Commit, IdempotencyRecord, ListQuery, Processor, Store
+from payment_intent.stores import default_store, store_from_url
 
 T = TypeVar("T")
 
@@ -79,8 +79,8 @@ def _given(unknown: dict[str, Any], **params: Any) -> dict[str, Any]:
 class PaymentIntents:
     """The PaymentIntent service: every operation, over a store, a clock and a processor.
 
-    Every argument is optional: an in-memory store, the system clock, the simulated processor and
-    the CasaPay profile are the defaults.
+    Every argument is optional: the store named by ``PAYMENT_INTENT_STORE`` (in-memory when it is
+    unset), the system clock, the simulated processor and the CasaPay profile are the defaults.
     """
 
     def __init__(
@@ -93,7 +93,7 @@ class PaymentIntents:
         livemode: bool = False,
         max_retries: int = 16,
     ) -> None:
-        self.store: Store = store if store is not None else InMemoryStore()
+        self.store: Store = store if store is not None else default_store()
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.processor: Processor = processor if processor is not None else SimulatedProcessor()
         self.profile: Profile = get_profile(profile)
@@ -568,6 +568,12 @@ class PaymentIntents:
         if cursor is None:
             raise resource_missing(param, "payment_intent", intent_id)
         return cursor.created, cursor.id
+
+    @classmethod
+    def from_url(cls, url: str, /, **kwargs: Any) -> PaymentIntents:
+        """The service over the store a URL names: ``memory://``, ``sqlite:///path.db`` or
+        ``postgresql://...`` (see :mod:`payment_intent.stores`); ``kwargs`` as for the class."""
+        return cls(store_from_url(url), **kwargs)
 
 
 def _created_bounds(created: int | CreatedFilter | None) -> tuple[int | None, int | None]:

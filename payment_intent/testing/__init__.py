@@ -3,6 +3,7 @@
 - :class:`PaymentIntentMachine`: a Hypothesis state machine over the service.
 - :func:`assert_invariants`: SPEC section 5 as an assertion on one intent.
 - :mod:`payment_intent.testing.strategies`: Hypothesis strategies for parameters and methods.
+- :mod:`payment_intent.testing.contract`: the store contract suite.
 
 Importing this package needs the ``test`` extra (Hypothesis and pytest).
 """

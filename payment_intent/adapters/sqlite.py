@@ -1,0 +1,326 @@
+"""The SQLite store: the embedded default for anything that must outlive the process.
+
+One database file holds intents, their events and idempotency records. The file runs in WAL mode,
+so readers never wait for the writer, with ``synchronous=NORMAL``: a crashed process loses nothing
+it committed (a power cut may lose the last few commits, never consistency). Several threads and
+several processes may share a file: each write is one ``BEGIN IMMEDIATE`` transaction, which SQLite
+runs one at a time across every process, waiting up to ``busy_timeout`` for its turn.
+
+That serialisation is also what orders the event feed: an event's ``sequence`` is its row id,
+assigned inside the writing transaction, so sequence order is commit order and a reader that
+resumes after its last sequence never misses or repeats an event.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from payment_intent.adapters import _sql
+from payment_intent.domain.errors import ConcurrencyError, parameter_invalid
+from payment_intent.domain.model import Event, PaymentIntent
+from payment_intent.ports import Commit, IdempotencyRecord, ListQuery
+
+#: Forward migrations: entry ``n`` takes a file from schema version ``n`` to ``n + 1``.
+#: The file's version is ``PRAGMA user_version``; a step is never edited once released.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE payment_intents (
+            id TEXT PRIMARY KEY,
+            version INTEGER NOT NULL,
+            created INTEGER NOT NULL,
+            customer TEXT,
+            status TEXT NOT NULL,
+            capture_before_at INTEGER,
+            body TEXT NOT NULL
+        )""",
+        "CREATE INDEX payment_intents_by_created ON payment_intents (created, id)",
+        "CREATE INDEX payment_intents_by_customer ON payment_intents (customer, created, id)",
+        "CREATE INDEX payment_intents_by_status ON payment_intents (status, created, id)",
+        """CREATE INDEX payment_intents_by_customer_status
+            ON payment_intents (customer, status, created, id)""",
+        f"""CREATE INDEX payment_intents_due ON payment_intents (capture_before_at, id)
+            WHERE status = '{_sql.HELD}'""",
+        """CREATE TABLE payment_intent_events (
+            sequence INTEGER PRIMARY KEY AUTOINCREMENT,
+            id TEXT NOT NULL UNIQUE,
+            intent_id TEXT NOT NULL,
+            intent_version INTEGER NOT NULL,
+            type TEXT NOT NULL,
+            created INTEGER NOT NULL,
+            body TEXT NOT NULL
+        )""",
+        """CREATE INDEX payment_intent_events_by_intent
+            ON payment_intent_events (intent_id, intent_version)""",
+        """CREATE TABLE payment_intent_idempotency (
+            key TEXT PRIMARY KEY,
+            fingerprint TEXT NOT NULL,
+            created INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL,
+            response TEXT NOT NULL
+        )""",
+    ),
+)
+
+_IDLE_CONNECTIONS = 8
+
+
+class SQLiteStore:
+    """A store in one SQLite file, created and migrated on first use.
+
+    ``path`` is a file path (``":memory:"`` is refused: a store must be shareable). ``busy_timeout``
+    is how many seconds a write waits for another writer before it fails with
+    :class:`~payment_intent.errors.ConcurrencyError` (code ``lock_timeout``).
+    """
+
+    migrations: tuple[tuple[str, ...], ...] = MIGRATIONS
+
+    def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float = 10.0) -> None:
+        if not isinstance(path, str | os.PathLike) or str(path) in ("", ":memory:"):
+            raise parameter_invalid("path", "SQLiteStore needs the path of a database file.")
+        if isinstance(busy_timeout, bool) or not isinstance(busy_timeout, int | float):
+            raise parameter_invalid("busy_timeout", "busy_timeout must be a number of seconds.")
+        if busy_timeout < 0:
+            raise parameter_invalid("busy_timeout", "busy_timeout cannot be negative.")
+        self.path = Path(path)
+        self.busy_timeout = float(busy_timeout)
+        self._lock = threading.Lock()
+        self._idle: list[sqlite3.Connection] = []
+        self._pid = os.getpid()
+        self._closed = False
+        with self._connection() as connection:
+            self._migrate(connection)
+
+    # -- connections ---------------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        connection = sqlite3.connect(
+            self.path,
+            timeout=self.busy_timeout,
+            isolation_level=None,  # autocommit: transactions are begun explicitly
+            check_same_thread=False,  # a connection moves between threads, never shared at once
+        )
+        connection.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+        mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            connection.close()
+            raise parameter_invalid("path", f"{self.path} cannot be opened in WAL mode ({mode}).")
+        connection.execute("PRAGMA synchronous = NORMAL")
+        return connection
+
+    @contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        """A connection of this process, used by one thread at a time and then kept for reuse."""
+        with self._lock:
+            if self._closed:
+                raise sqlite3.ProgrammingError(f"{self!r} is closed.")
+            if self._pid != os.getpid():
+                # A forked child must not touch its parent's connections: forget them.
+                self._idle, self._pid = [], os.getpid()
+            connection = self._idle.pop() if self._idle else None
+        if connection is None:
+            connection = self._connect()
+        try:
+            yield connection
+        finally:
+            with self._lock:
+                keep = not self._closed and len(self._idle) < _IDLE_CONNECTIONS
+                if keep:
+                    self._idle.append(connection)
+            if not keep:
+                connection.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, begun IMMEDIATE so that it holds the write lock from the start."""
+        with self._connection() as connection:
+            try:
+                connection.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as error:
+                if _is_busy(error):
+                    raise _lock_timeout(error) from error
+                raise
+            try:
+                yield connection
+                connection.execute("COMMIT")
+            except BaseException:
+                if connection.in_transaction:
+                    connection.execute("ROLLBACK")
+                raise
+
+    def _migrate(self, connection: sqlite3.Connection) -> None:
+        target = len(self.migrations)
+        if _user_version(connection) == target:
+            return
+        connection.execute("BEGIN IMMEDIATE")  # several processes may open a new file at once
+        try:
+            current = _user_version(connection)
+            if current > target:
+                raise parameter_invalid(
+                    "path",
+                    f"{self.path} has schema version {current}; this payment_intent knows "
+                    f"versions up to {target}. Upgrade payment_intent to open it.",
+                )
+            for step in self.migrations[current:]:
+                for statement in step:
+                    connection.execute(statement)
+            connection.execute(f"PRAGMA user_version = {target}")
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+
+    @property
+    def schema_version(self) -> int:
+        with self._connection() as connection:
+            return _user_version(connection)
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    def load(self, intent_id: str) -> PaymentIntent | None:
+        with self._connection() as connection:
+            row = connection.execute(
+                "SELECT body FROM payment_intents WHERE id = ?", (intent_id,)
+            ).fetchone()
+        return PaymentIntent.model_validate_json(row[0]) if row is not None else None
+
+    def idempotency_record(self, key: str) -> IdempotencyRecord | None:
+        with self._connection() as connection:
+            row = connection.execute(
+                "SELECT key, fingerprint, created, expires_at, response"
+                " FROM payment_intent_idempotency WHERE key = ?",
+                (key,),
+            ).fetchone()
+        return _sql.load_record(row) if row is not None else None
+
+    def list_intents(self, query: ListQuery) -> list[PaymentIntent]:
+        sql, params = _sql.list_sql(query, "?")
+        with self._connection() as connection:
+            rows = connection.execute(sql, params).fetchall()
+        return [PaymentIntent.model_validate_json(body) for (body,) in rows]
+
+    def due_authorizations(self, now: int, limit: int) -> list[str]:
+        with self._connection() as connection:
+            # INDEXED BY: without statistics the planner may prefer the status index and sort
+            # every live hold; the partial index makes the cost follow the due ones only.
+            rows = connection.execute(
+                "SELECT id FROM payment_intents INDEXED BY payment_intents_due"
+                f" WHERE status = '{_sql.HELD}' AND capture_before_at <= ?"
+                " ORDER BY capture_before_at, id LIMIT ?",
+                (now, limit),
+            ).fetchall()
+        return [intent_id for (intent_id,) in rows]
+
+    def event_position(self, event_id: str) -> int | None:
+        with self._connection() as connection:
+            row = connection.execute(
+                "SELECT sequence FROM payment_intent_events WHERE id = ?", (event_id,)
+            ).fetchone()
+        return int(row[0]) if row is not None else None
+
+    def read_events(self, after_sequence: int, limit: int) -> list[Event]:
+        with self._connection() as connection:
+            rows = connection.execute(
+                "SELECT sequence, body FROM payment_intent_events WHERE sequence > ?"
+                " ORDER BY sequence LIMIT ?",
+                (after_sequence, limit),
+            ).fetchall()
+        return [_sql.load_event(sequence, body) for sequence, body in rows]
+
+    # -- the one write ---------------------------------------------------------------------------
+
+    def commit(self, commit: Commit) -> None:
+        intent, expected = commit.intent, commit.expected_version
+        if intent is not None and intent.version != expected + 1:
+            raise _sql.bad_version(intent, expected)
+        try:
+            with self._transaction() as connection:
+                if intent is not None:
+                    row = _sql.intent_row(intent)
+                    if expected == 0:
+                        cursor = connection.execute(
+                            "INSERT INTO payment_intents"
+                            " (id, version, created, customer, status, capture_before_at, body)"
+                            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+                            row,
+                        )
+                    else:
+                        cursor = connection.execute(
+                            "UPDATE payment_intents SET version = ?, created = ?, customer = ?,"
+                            " status = ?, capture_before_at = ?, body = ?"
+                            " WHERE id = ? AND version = ?",
+                            (*row[1:], intent.id, expected),
+                        )
+                    if cursor.rowcount != 1:
+                        raise _sql.version_conflict(intent.id, expected)
+                record = commit.idempotency
+                if record is not None:
+                    # A key is free when unused or expired by the time of the new request.
+                    cursor = connection.execute(
+                        "INSERT INTO payment_intent_idempotency"
+                        " (key, fingerprint, created, expires_at, response)"
+                        " VALUES (?, ?, ?, ?, ?)"
+                        " ON CONFLICT (key) DO UPDATE SET fingerprint = excluded.fingerprint,"
+                        " created = excluded.created, expires_at = excluded.expires_at,"
+                        " response = excluded.response"
+                        " WHERE payment_intent_idempotency.expires_at <= excluded.created",
+                        _sql.record_row(record),
+                    )
+                    if cursor.rowcount != 1:
+                        raise _sql.key_conflict(record.key)
+                connection.executemany(
+                    "INSERT INTO payment_intent_events"
+                    " (id, intent_id, intent_version, type, created, body)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    [_sql.event_row(event) for event in commit.events],
+                )
+        except sqlite3.IntegrityError as error:
+            raise ConcurrencyError(
+                f"A concurrent request stored the same record first: {error}",
+                code="concurrent_modification",
+            ) from error
+        except sqlite3.OperationalError as error:
+            if _is_busy(error):
+                raise _lock_timeout(error) from error
+            raise
+
+    # -- housekeeping ----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close every idle connection; the store cannot be used afterwards."""
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for connection in idle:
+            connection.close()
+
+    def __enter__(self) -> SQLiteStore:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"SQLiteStore({str(self.path)!r})"
+
+
+def _user_version(connection: sqlite3.Connection) -> int:
+    return int(connection.execute("PRAGMA user_version").fetchone()[0])
+
+
+def _is_busy(error: sqlite3.OperationalError) -> bool:
+    return getattr(error, "sqlite_errorcode", None) in (
+        sqlite3.SQLITE_BUSY,
+        sqlite3.SQLITE_LOCKED,
+    ) or "locked" in str(error)
+
+
+def _lock_timeout(error: sqlite3.OperationalError) -> ConcurrencyError:
+    return ConcurrencyError(
+        f"The database stayed locked by another writer past busy_timeout: {error}",
+        code="lock_timeout",
+    )

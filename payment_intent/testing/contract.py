@@ -1,0 +1,735 @@
+"""The store contract suite: every behaviour of the :class:`~payment_intent.ports.Store` port,
+written once, for any store to prove itself against (the eventsourcing library's pattern).
+
+Subclass :class:`StoreContract` in a test module and say how to make an empty store::
+
+    from payment_intent.testing.contract import StoreContract
+
+    class TestMyStore(StoreContract):
+        def make_store(self, tmp_path):
+            return MyStore(tmp_path / "intents.db")
+
+pytest then runs every test below against ``MyStore``. Each test gets a fresh, empty store from
+:meth:`StoreContract.make_store` and closes it afterwards. A store that keeps its data elsewhere
+(a server) ignores ``tmp_path`` and returns a store over empty tables.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+
+from payment_intent.adapters.clocks import ManualClock
+from payment_intent.domain.errors import CardError, ConcurrencyError, InvalidRequestError
+from payment_intent.domain.model import (
+    CardOptions,
+    Charge,
+    Event,
+    PaymentIntent,
+    PaymentMethodOptions,
+)
+from payment_intent.domain.status import (
+    CancellationReason,
+    CaptureMethod,
+    EventType,
+    Status,
+)
+from payment_intent.ids import new_id
+from payment_intent.ports import Commit, IdempotencyRecord, ListQuery, Store
+from payment_intent.service import PaymentIntents
+
+__all__ = ["StoreContract"]
+
+T0 = 1_700_000_000
+DAY = 24 * 3600
+
+
+def make_intent(**changes: Any) -> PaymentIntent:
+    """A plain intent at version 1; ``changes`` override any field."""
+    intent_id = changes.pop("id", None) or new_id("pi")
+    fields: dict[str, Any] = {
+        "id": intent_id,
+        "amount": 2000,
+        "currency": "usd",
+        "status": Status.REQUIRES_PAYMENT_METHOD,
+        "client_secret": f"{intent_id}_secret_x",
+        "created": T0,
+        "updated_at": T0,
+        "version": 1,
+    }
+    fields.update(changes)
+    return PaymentIntent(**fields)
+
+
+def rich_intent() -> PaymentIntent:
+    """An intent with every kind of field filled in, to prove a round trip loses nothing."""
+    intent_id = new_id("pi")
+    return make_intent(
+        id=intent_id,
+        amount=99_999_999,
+        amount_capturable=99_999_999,
+        currency="jpy",
+        status=Status.REQUIRES_CAPTURE,
+        customer="cus_ünïcødé 'quoted' \"double\"",
+        payment_method="pm_card_visa",
+        payment_method_types=("card", "open_banking"),
+        payment_method_options=PaymentMethodOptions(
+            card=CardOptions(
+                capture_type=CaptureMethod.MANUAL,
+                allowed_bins=("424242", "555555"),
+                allowed_funding=("credit",),
+            )
+        ),
+        description="A description with\nnewlines, tabs\t and emoji 💳",
+        statement_descriptor="CASAPAY*RENT",
+        capture_method=CaptureMethod.MANUAL,
+        return_url="https://example.com/return?a=1&b=2",
+        charges=(
+            Charge(
+                id=new_id("ch"),
+                amount=99_999_999,
+                status="failed",
+                payment_method="pm_card_visa_chargeDeclined",
+                payment_method_type="card",
+                failure_code="card_declined",
+                failure_message="Your card was declined.",
+                decline_code="generic_decline",
+                created=T0,
+            ),
+            Charge(
+                id=new_id("ch"),
+                amount=99_999_999,
+                status="succeeded",
+                payment_method="pm_card_visa",
+                payment_method_type="card",
+                created=T0 + 5,
+            ),
+        ),
+        last_payment_error=None,
+        next_action=None,
+        metadata={"order": "42", "ключ": "значение", "empty-ish": " "},
+        capture_before_at=T0 + 7 * DAY,
+        livemode=True,
+        created=T0,
+        updated_at=T0 + 5,
+        authenticated_payment_method="pm_card_threeDSecure2Required",
+    )
+
+
+def make_event(intent: PaymentIntent, event_type: EventType = EventType.CREATED) -> Event:
+    return Event(
+        id=new_id("evt"),
+        type=event_type.value,
+        created=intent.updated_at,
+        intent_id=intent.id,
+        intent_version=intent.version,
+        data=intent,
+        previous_attributes={"status": "requires_confirmation"} if intent.version > 1 else {},
+    )
+
+
+def make_record(key: str, created: int = T0, ttl: int = DAY, **response: Any) -> IdempotencyRecord:
+    return IdempotencyRecord(
+        key=key,
+        fingerprint=f"fp-{key}-{created}",
+        created=created,
+        expires_at=created + ttl,
+        response=response or {"intent": {"id": "pi_x", "nested": [1, "two", None, {"ü": True}]}},
+    )
+
+
+def next_version(intent: PaymentIntent, **changes: Any) -> PaymentIntent:
+    return intent.model_copy(update={"version": intent.version + 1, **changes})
+
+
+def insert(store: Store, intent: PaymentIntent, *events: Event) -> PaymentIntent:
+    """Store ``intent`` as a new intent (its version must be 1) with ``events``."""
+    store.commit(Commit(intent, 0, events or (make_event(intent),)))
+    return intent
+
+
+def advance(store: Store, intent: PaymentIntent, **changes: Any) -> PaymentIntent:
+    """Store the next version of ``intent`` with ``changes`` and one event."""
+    after = next_version(intent, **changes)
+    store.commit(Commit(after, intent.version, (make_event(after, EventType.SUCCEEDED),)))
+    return after
+
+
+def all_events(store: Store) -> list[Event]:
+    events: list[Event] = []
+    while batch := store.read_events(len(events), 1000):
+        events.extend(batch)
+    return events
+
+
+def race(workers: int, task: Callable[[int], Any]) -> list[Any]:
+    """Run ``task(i)`` on ``workers`` threads released together; results or raised exceptions."""
+    barrier = threading.Barrier(workers)
+    results: list[Any] = [None] * workers
+
+    def run(index: int) -> None:
+        barrier.wait()
+        try:
+            results[index] = task(index)
+        except Exception as error:  # collected: the test judges every outcome
+            results[index] = error
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads), "a racing thread hung"
+    return results
+
+
+class StoreContract:
+    """The behaviour every store must have. Subclass it and implement :meth:`make_store`."""
+
+    #: Threads used by the concurrency tests; a store with a connection pool needs this many.
+    racers: ClassVar[int] = 6
+
+    def make_store(self, tmp_path: Path) -> Store:
+        """A new, empty store. ``tmp_path`` is a fresh directory the store may keep files in."""
+        raise NotImplementedError("a StoreContract subclass must implement make_store()")
+
+    @pytest.fixture
+    def store(self, tmp_path: Path) -> Iterator[Store]:
+        store = self.make_store(tmp_path)
+        try:
+            yield store
+        finally:
+            store.close()
+
+    # -- load and commit -----------------------------------------------------------------------
+
+    def test_the_store_satisfies_the_store_protocol(self, store: Store) -> None:
+        assert isinstance(store, Store)
+
+    def test_an_unknown_intent_loads_as_none(self, store: Store) -> None:
+        assert store.load("pi_missing") is None
+
+    def test_a_committed_intent_loads_back_field_for_field(self, store: Store) -> None:
+        intent = rich_intent()
+        store.commit(Commit(intent, 0))
+        loaded = store.load(intent.id)
+        assert loaded is not None
+        assert loaded == intent
+        assert loaded.model_dump() == intent.model_dump()
+
+    def test_a_new_version_replaces_the_one_before(self, store: Store) -> None:
+        first = insert(store, make_intent())
+        second = advance(store, first, status=Status.CANCELED, canceled_at=T0 + 1)
+        third = advance(store, second, metadata={"a": "b"}, updated_at=T0 + 2)
+        assert store.load(first.id) == third
+
+    def test_intents_are_stored_independently(self, store: Store) -> None:
+        one, two = insert(store, make_intent()), insert(store, make_intent(amount=3000))
+        advance(store, one, description="changed")
+        assert store.load(two.id) == two
+
+    # -- optimistic concurrency ----------------------------------------------------------------
+
+    def test_a_commit_from_a_stale_version_conflicts_and_changes_nothing(
+        self, store: Store
+    ) -> None:
+        first = insert(store, make_intent())
+        second = advance(store, first, description="winner")
+        events_before = all_events(store)
+        loser = next_version(first, description="loser")
+        with pytest.raises(ConcurrencyError) as raised:
+            store.commit(Commit(loser, first.version, (make_event(loser),)))
+        assert raised.value.code in ("concurrent_modification", "lock_timeout")
+        assert store.load(first.id) == second
+        assert all_events(store) == events_before
+
+    def test_inserting_an_id_that_exists_conflicts(self, store: Store) -> None:
+        original = insert(store, make_intent())
+        impostor = make_intent(id=original.id, amount=9999)
+        with pytest.raises(ConcurrencyError):
+            store.commit(Commit(impostor, 0, (make_event(impostor),)))
+        assert store.load(original.id) == original
+        assert len(all_events(store)) == 1
+
+    def test_updating_an_intent_that_was_never_stored_conflicts(self, store: Store) -> None:
+        ghost = make_intent(version=2)
+        with pytest.raises(ConcurrencyError):
+            store.commit(Commit(ghost, 1, (make_event(ghost),)))
+        assert store.load(ghost.id) is None
+        assert all_events(store) == []
+
+    def test_a_version_that_does_not_follow_the_expected_one_is_refused(self, store: Store) -> None:
+        first = insert(store, make_intent())
+        skipping = first.model_copy(update={"version": 3})
+        with pytest.raises(ConcurrencyError):
+            store.commit(Commit(skipping, 1))
+        assert store.load(first.id) == first
+
+    # -- atomicity -----------------------------------------------------------------------------
+
+    def test_a_failed_commit_writes_no_events_and_no_idempotency_record(self, store: Store) -> None:
+        first = insert(store, make_intent())
+        advance(store, first)
+        stale = next_version(first, description="stale")
+        with pytest.raises(ConcurrencyError):
+            store.commit(
+                Commit(
+                    stale,
+                    first.version,
+                    (make_event(stale), make_event(stale, EventType.CANCELED)),
+                    make_record("key-of-a-lost-race"),
+                )
+            )
+        assert store.idempotency_record("key-of-a-lost-race") is None
+        assert [event.intent_version for event in all_events(store)] == [1, 2]
+
+    def test_a_key_held_by_another_request_fails_the_whole_commit(self, store: Store) -> None:
+        first = insert(store, make_intent())
+        store.commit(Commit(None, 0, (), make_record("held", created=T0)))
+        second = next_version(first, description="would be lost")
+        with pytest.raises(ConcurrencyError):
+            store.commit(
+                Commit(second, 1, (make_event(second),), make_record("held", created=T0 + 60))
+            )
+        assert store.load(first.id) == first
+        assert len(all_events(store)) == 1
+        record = store.idempotency_record("held")
+        assert record is not None
+        assert record.created == T0
+
+    def test_a_failed_commit_leaves_no_gap_in_the_event_sequence(self, store: Store) -> None:
+        first = insert(store, make_intent())
+        with pytest.raises(ConcurrencyError):
+            insert(store, make_intent(id=first.id))
+        insert(store, make_intent())
+        assert [event.sequence for event in all_events(store)] == [1, 2]
+
+    # -- idempotency records -------------------------------------------------------------------
+
+    def test_an_unknown_key_has_no_record(self, store: Store) -> None:
+        assert store.idempotency_record("never-used") is None
+
+    def test_an_idempotency_record_round_trips(self, store: Store) -> None:
+        intent = insert(store, make_intent())
+        record = make_record(
+            "k-ü 'quoted'",
+            error={"type": "card_error", "code": "card_declined", "payment_intent": None},
+        )
+        after = next_version(intent)
+        store.commit(Commit(after, 1, (make_event(after),), record))
+        assert store.idempotency_record(record.key) == record
+
+    def test_a_record_can_be_committed_without_an_intent(self, store: Store) -> None:
+        record = make_record("alone")
+        store.commit(Commit(None, 0, (), record))
+        assert store.idempotency_record("alone") == record
+        assert all_events(store) == []
+
+    def test_a_live_key_cannot_be_taken_again(self, store: Store) -> None:
+        first = make_record("live", created=T0)
+        store.commit(Commit(None, 0, (), first))
+        with pytest.raises(ConcurrencyError):
+            store.commit(Commit(None, 0, (), make_record("live", created=T0 + DAY - 1)))
+        assert store.idempotency_record("live") == first
+
+    def test_an_expired_key_is_replaced(self, store: Store) -> None:
+        store.commit(Commit(None, 0, (), make_record("reused", created=T0)))
+        # Expired exactly at the new request's time: free again.
+        fresh = make_record("reused", created=T0 + DAY, status="fresh")
+        store.commit(Commit(None, 0, (), fresh))
+        assert store.idempotency_record("reused") == fresh
+
+    def test_keys_are_independent(self, store: Store) -> None:
+        one, two = make_record("one"), make_record("two")
+        store.commit(Commit(None, 0, (), one))
+        store.commit(Commit(None, 0, (), two))
+        assert store.idempotency_record("one") == one
+        assert store.idempotency_record("two") == two
+
+    # -- list pages ----------------------------------------------------------------------------
+
+    @pytest.fixture
+    def stored(self, store: Store) -> list[PaymentIntent]:
+        """Eighteen intents: three customers (one absent), three statuses, shared seconds."""
+        intents: list[PaymentIntent] = []
+        statuses = (Status.REQUIRES_PAYMENT_METHOD, Status.SUCCEEDED, Status.CANCELED)
+        for n in range(18):
+            intent = make_intent(
+                created=T0 + n // 3,  # three intents per second: ties broken by id
+                updated_at=T0 + n // 3,
+                customer=(None, "cus_a", "cus_b")[n % 3],
+                status=statuses[(n // 2) % 3],
+            )
+            intents.append(insert(store, intent))
+        return intents
+
+    @staticmethod
+    def expected_page(intents: list[PaymentIntent], query: ListQuery) -> list[str]:
+        """What a page must hold, computed the slow, obvious way."""
+
+        def matches(intent: PaymentIntent) -> bool:
+            key = (intent.created, intent.id)
+            return (
+                (query.customer is None or intent.customer == query.customer)
+                and (query.status is None or intent.status == query.status)
+                and (query.created_gte is None or intent.created >= query.created_gte)
+                and (query.created_lte is None or intent.created <= query.created_lte)
+                and (query.after is None or key < query.after)
+                and (query.before is None or key > query.before)
+            )
+
+        chosen = sorted(
+            (i for i in intents if matches(i)),
+            key=lambda i: (i.created, i.id),
+            reverse=query.before is None,
+        )
+        return [intent.id for intent in chosen[: query.limit]]
+
+    def test_a_page_is_newest_first_with_ties_broken_by_id(
+        self, store: Store, stored: list[PaymentIntent]
+    ) -> None:
+        page = store.list_intents(ListQuery(limit=100))
+        keys = [(intent.created, intent.id) for intent in page]
+        assert keys == sorted(keys, reverse=True)
+        assert len(page) == len(stored)
+        assert page == sorted(stored, key=lambda i: (i.created, i.id), reverse=True)
+
+    @pytest.mark.parametrize("customer", [None, "cus_a", "cus_b", "cus_nobody"])
+    @pytest.mark.parametrize(
+        "status", [None, Status.SUCCEEDED, Status.CANCELED, Status.REQUIRES_CAPTURE]
+    )
+    @pytest.mark.parametrize(
+        ("gte", "lte"), [(None, None), (T0 + 1, None), (None, T0 + 3), (T0 + 2, T0 + 2)]
+    )
+    def test_every_filter_selects_exactly_the_matching_intents(
+        self,
+        store: Store,
+        stored: list[PaymentIntent],
+        customer: str | None,
+        status: Status | None,
+        gte: int | None,
+        lte: int | None,
+    ) -> None:
+        query = ListQuery(
+            limit=100, customer=customer, status=status, created_gte=gte, created_lte=lte
+        )
+        assert [i.id for i in store.list_intents(query)] == self.expected_page(stored, query)
+
+    @pytest.mark.parametrize("customer", [None, "cus_a"])
+    @pytest.mark.parametrize("limit", [1, 2, 5])
+    def test_the_after_cursor_pages_through_everything_once(
+        self, store: Store, stored: list[PaymentIntent], customer: str | None, limit: int
+    ) -> None:
+        seen: list[str] = []
+        query = ListQuery(limit=limit, customer=customer)
+        while page := store.list_intents(query):
+            assert len(page) <= limit
+            assert [i.id for i in page] == self.expected_page(stored, query)
+            seen.extend(intent.id for intent in page)
+            query = ListQuery(limit=limit, customer=customer, after=(page[-1].created, page[-1].id))
+        everything = ListQuery(limit=100, customer=customer)
+        assert seen == self.expected_page(stored, everything)
+
+    @pytest.mark.parametrize("limit", [1, 3, 100])
+    def test_the_before_cursor_returns_the_newer_intents_oldest_first(
+        self, store: Store, stored: list[PaymentIntent], limit: int
+    ) -> None:
+        for cursor in (stored[0], stored[7], stored[-1]):
+            query = ListQuery(limit=limit, before=(cursor.created, cursor.id))
+            page = store.list_intents(query)
+            assert [i.id for i in page] == self.expected_page(stored, query)
+            assert all((i.created, i.id) > (cursor.created, cursor.id) for i in page)
+
+    def test_cursors_combine_with_filters(self, store: Store, stored: list[PaymentIntent]) -> None:
+        cursor = stored[9]
+        for query in (
+            ListQuery(limit=4, status=Status.SUCCEEDED, after=(cursor.created, cursor.id)),
+            ListQuery(limit=4, customer="cus_b", before=(cursor.created, cursor.id)),
+            ListQuery(limit=4, created_gte=T0 + 1, after=(cursor.created, cursor.id)),
+        ):
+            assert [i.id for i in store.list_intents(query)] == self.expected_page(stored, query)
+
+    def test_limit_caps_the_page(self, store: Store, stored: list[PaymentIntent]) -> None:
+        assert len(store.list_intents(ListQuery(limit=1))) == 1
+        assert len(store.list_intents(ListQuery(limit=7))) == 7
+
+    def test_a_list_shows_each_intent_at_its_latest_version(
+        self, store: Store, stored: list[PaymentIntent]
+    ) -> None:
+        moved = advance(store, stored[0], status=Status.REQUIRES_CAPTURE)
+        held = store.list_intents(ListQuery(limit=100, status=Status.REQUIRES_CAPTURE))
+        assert held == [moved]
+        was = store.list_intents(ListQuery(limit=100, status=stored[0].status))
+        assert moved.id not in [intent.id for intent in was]
+
+    def test_an_empty_store_lists_nothing(self, store: Store) -> None:
+        assert store.list_intents(ListQuery(limit=10)) == []
+
+    # -- the expiry sweep's index --------------------------------------------------------------
+
+    def held(self, store: Store, capture_before_at: int, **changes: Any) -> PaymentIntent:
+        return insert(
+            store,
+            make_intent(
+                status=Status.REQUIRES_CAPTURE,
+                amount_capturable=2000,
+                capture_method=CaptureMethod.MANUAL,
+                capture_before_at=capture_before_at,
+                **changes,
+            ),
+        )
+
+    def test_due_authorizations_are_the_lapsed_holds_soonest_first(self, store: Store) -> None:
+        late = self.held(store, T0 + 300)
+        early = self.held(store, T0 + 100)
+        tied = sorted([self.held(store, T0 + 200), self.held(store, T0 + 200)], key=lambda i: i.id)
+        future = self.held(store, T0 + 10_000)
+        insert(store, make_intent())  # not held at all
+        due = store.due_authorizations(T0 + 300, 100)
+        assert due == [early.id, tied[0].id, tied[1].id, late.id]
+        assert future.id not in due
+
+    def test_a_hold_is_due_at_capture_before_at_not_before(self, store: Store) -> None:
+        hold = self.held(store, T0 + 100)
+        assert store.due_authorizations(T0 + 99, 10) == []
+        assert store.due_authorizations(T0 + 100, 10) == [hold.id]
+
+    def test_due_authorizations_respects_the_limit(self, store: Store) -> None:
+        holds = [self.held(store, T0 + n) for n in range(5)]
+        assert store.due_authorizations(T0 + 10, 2) == [holds[0].id, holds[1].id]
+
+    def test_a_hold_that_was_captured_or_canceled_is_no_longer_due(self, store: Store) -> None:
+        captured, canceled = self.held(store, T0 + 10), self.held(store, T0 + 20)
+        still = self.held(store, T0 + 30)
+        advance(store, captured, status=Status.SUCCEEDED, amount_capturable=0, amount_received=2000)
+        advance(
+            store,
+            canceled,
+            status=Status.CANCELED,
+            amount_capturable=0,
+            canceled_at=T0 + 5,
+            cancellation_reason=CancellationReason.REQUESTED_BY_CUSTOMER,
+        )
+        assert store.due_authorizations(T0 + 100, 10) == [still.id]
+
+    # -- the event feed ------------------------------------------------------------------------
+
+    def test_events_read_back_in_commit_order_with_positions_from_one(self, store: Store) -> None:
+        a = insert(store, make_intent())
+        b_intent = make_intent()
+        b_events = (make_event(b_intent), make_event(b_intent, EventType.REQUIRES_ACTION))
+        insert(store, b_intent, *b_events)
+        a2 = advance(store, a)
+        events = all_events(store)
+        assert [(e.intent_id, e.intent_version) for e in events] == [
+            (a.id, 1),
+            (b_intent.id, 1),
+            (b_intent.id, 1),
+            (a.id, 2),
+        ]
+        assert [e.type for e in events[1:3]] == [e.type for e in b_events]
+        assert [e.sequence for e in events] == [1, 2, 3, 4]
+        for event in events:
+            assert store.event_position(event.id) == event.sequence
+        assert events[3].data == a2
+
+    def test_an_event_reads_back_as_committed_with_its_sequence(self, store: Store) -> None:
+        intent = rich_intent()
+        event = make_event(intent, EventType.AMOUNT_CAPTURABLE_UPDATED).model_copy(
+            update={"previous_attributes": {"status": "requires_confirmation", "amount": 1}}
+        )
+        insert(store, intent, event)
+        (stored,) = store.read_events(0, 10)
+        assert stored == event.model_copy(update={"sequence": 1})
+
+    def test_read_events_resumes_after_a_sequence_with_a_limit(self, store: Store) -> None:
+        for _ in range(7):
+            insert(store, make_intent())
+        events = all_events(store)
+        assert store.read_events(0, 3) == events[:3]
+        assert store.read_events(3, 3) == events[3:6]
+        assert store.read_events(6, 3) == events[6:]
+        assert store.read_events(7, 3) == []
+        assert store.read_events(100, 3) == []
+
+    def test_an_unknown_event_has_no_position(self, store: Store) -> None:
+        insert(store, make_intent())
+        assert store.event_position("evt_missing") is None
+
+    def test_a_reader_following_the_feed_during_writes_misses_and_repeats_nothing(
+        self, store: Store
+    ) -> None:
+        writers, per_writer = self.racers - 1, 15
+        done = threading.Event()
+        seen: list[Event] = []
+
+        def follow() -> None:
+            position = 0
+            while True:
+                finished = done.is_set()  # read before the batch: the last pass sees everything
+                batch = store.read_events(position, 50)
+                for event in batch:
+                    assert event.sequence == position + 1, "the feed skipped or repeated"
+                    position += 1
+                    seen.append(event)
+                if finished and not batch:
+                    return
+
+        def write(_: int) -> None:
+            for _ in range(per_writer):
+                intent = insert(store, make_intent())
+                advance(store, intent)
+
+        reader = threading.Thread(target=follow)
+        reader.start()
+        results = race(writers, write)
+        done.set()
+        reader.join(timeout=60)
+        assert not reader.is_alive()
+        assert all(result is None for result in results), results
+        assert len(seen) == writers * per_writer * 2
+        assert len({event.id for event in seen}) == len(seen)
+        assert seen == all_events(store)
+        # Within one intent, the feed shows versions in the order they were committed.
+        versions: dict[str, list[int]] = {}
+        for event in seen:
+            versions.setdefault(event.intent_id, []).append(event.intent_version)
+        assert all(v == [1, 2] for v in versions.values())
+
+    # -- concurrency ---------------------------------------------------------------------------
+
+    def test_of_racing_commits_on_one_version_exactly_one_wins_each_time(
+        self, store: Store
+    ) -> None:
+        current = insert(store, make_intent())
+        for _ in range(5):
+            base = current
+            candidates = [next_version(base, description=f"racer {n}") for n in range(self.racers)]
+
+            def attempt(n: int, base: PaymentIntent = base, candidates: Any = candidates) -> None:
+                after = candidates[n]
+                store.commit(Commit(after, base.version, (make_event(after),)))
+
+            results = race(self.racers, attempt)
+            winners = [n for n, result in enumerate(results) if result is None]
+            assert len(winners) == 1, results
+            assert all(isinstance(r, ConcurrencyError) for r in results if r is not None)
+            current = candidates[winners[0]]
+            assert store.load(current.id) == current
+        events = all_events(store)
+        assert [event.intent_version for event in events] == [1, 2, 3, 4, 5, 6]
+        assert events[-1].data == current
+
+    def test_of_racing_inserts_of_one_id_exactly_one_wins(self, store: Store) -> None:
+        intent_id = new_id("pi")
+        candidates = [make_intent(id=intent_id, amount=1000 + n) for n in range(self.racers)]
+        results = race(self.racers, lambda n: insert(store, candidates[n]))
+        winners = [n for n, result in enumerate(results) if isinstance(result, PaymentIntent)]
+        assert len(winners) == 1, results
+        assert store.load(intent_id) == candidates[winners[0]]
+        assert len(all_events(store)) == 1
+
+    def test_of_racing_requests_with_one_key_exactly_one_is_recorded(self, store: Store) -> None:
+        records = [make_record("shared", created=T0 + n) for n in range(self.racers)]
+        results = race(self.racers, lambda n: store.commit(Commit(None, 0, (), records[n])))
+        winners = [n for n, result in enumerate(results) if result is None]
+        assert len(winners) == 1, results
+        assert store.idempotency_record("shared") == records[winners[0]]
+
+    # -- through the service -------------------------------------------------------------------
+
+    @pytest.fixture
+    def clock(self) -> ManualClock:
+        return ManualClock(T0)
+
+    @pytest.fixture
+    def service(self, store: Store, clock: ManualClock) -> PaymentIntents:
+        return PaymentIntents(store, clock)
+
+    def test_a_manual_capture_checkout_runs_end_to_end(
+        self, service: PaymentIntents, store: Store, clock: ManualClock
+    ) -> None:
+        created = service.create(
+            amount=5000, currency="eur", customer="cus_shop", capture_method="manual"
+        )
+        clock.advance(10)
+        held = service.confirm(created.id, payment_method="pm_card_visa")
+        assert held.status is Status.REQUIRES_CAPTURE
+        assert held.amount_capturable == 5000
+        clock.advance(10)
+        paid = service.capture(created.id, amount_to_capture=4000)
+        assert (paid.status, paid.amount_received, paid.version) == (Status.SUCCEEDED, 4000, 3)
+        assert service.retrieve(created.id) == paid == store.load(created.id)
+        assert service.list(customer="cus_shop").data == [paid]
+        types = [event.type for event in service.events().data]
+        assert types == [
+            EventType.CREATED,
+            EventType.AMOUNT_CAPTURABLE_UPDATED,
+            EventType.SUCCEEDED,
+        ]
+
+    def test_an_idempotent_retry_returns_the_first_result_without_acting(
+        self, service: PaymentIntents, store: Store
+    ) -> None:
+        first = service.create(amount=1500, currency="usd", idempotency_key="order-1")
+        again = service.create(amount=1500, currency="usd", idempotency_key="order-1")
+        assert again == first
+        assert len(service.list().data) == 1
+        assert len(all_events(store)) == 1
+
+    def test_a_declined_confirm_is_stored_and_replayed_as_the_same_error(
+        self, service: PaymentIntents
+    ) -> None:
+        intent = service.create(amount=1500, currency="usd")
+        errors: list[CardError] = []
+        for _ in range(2):
+            with pytest.raises(CardError) as raised:
+                service.confirm(
+                    intent.id,
+                    payment_method="pm_card_visa_chargeDeclined",
+                    idempotency_key="confirm-1",
+                )
+            errors.append(raised.value)
+        assert errors[0].to_dict() == errors[1].to_dict()
+        assert errors[0].code == "card_declined"
+        assert service.retrieve(intent.id).version == 2
+
+    def test_concurrent_captures_collect_once(self, service: PaymentIntents) -> None:
+        intent = service.create(
+            amount=8000,
+            currency="usd",
+            payment_method="pm_card_visa",
+            capture_method="manual",
+            confirm=True,
+        )
+        results = race(self.racers, lambda _: service.capture(intent.id))
+        paid = [r for r in results if isinstance(r, PaymentIntent)]
+        refused = [r for r in results if isinstance(r, InvalidRequestError)]
+        assert len(paid) == 1, results
+        assert len(refused) == self.racers - 1, results
+        assert all(e.code == "payment_intent_unexpected_state" for e in refused)
+        final = service.retrieve(intent.id)
+        assert (final.amount_received, final.version) == (8000, 2)
+        assert [e.type for e in service.events().data].count(EventType.SUCCEEDED) == 1
+
+    def test_a_lapsed_hold_is_swept_through_the_index(
+        self, service: PaymentIntents, clock: ManualClock
+    ) -> None:
+        held = service.create(
+            amount=8000,
+            currency="usd",
+            payment_method="pm_card_visa",
+            capture_method="manual",
+            confirm=True,
+        )
+        assert held.capture_before_at is not None
+        clock.set(held.capture_before_at)
+        (expired,) = service.expire_authorizations()
+        assert expired.status is Status.CANCELED
+        assert expired.cancellation_reason is CancellationReason.AUTOMATIC
+        assert service.expire_authorizations() == []
+        assert service.retrieve(held.id) == expired

@@ -1,0 +1,115 @@
+"""The PostgreSQL store passes the store contract suite on a real server, and keeps its schema."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from postgres_server import fresh_schema
+
+from payment_intent import PaymentIntents, store_from_url
+from payment_intent.errors import InvalidRequestError
+from payment_intent.testing.contract import StoreContract, insert, make_intent
+
+
+def _store(dsn: str, **options: Any) -> Any:
+    from payment_intent.adapters.postgres import PostgresStore
+
+    return PostgresStore(dsn, **options)
+
+
+class TestPostgresStore(StoreContract):
+    @pytest.fixture(autouse=True)
+    def _dsn(self, postgres_dsn: str) -> None:
+        self.dsn = postgres_dsn
+
+    def make_store(self, tmp_path: Path) -> Any:
+        return _store(self.dsn, max_size=self.racers + 2)
+
+
+def test_a_new_schema_gets_the_current_version_and_reopens_with_the_data(
+    postgres_dsn: str,
+) -> None:
+    from payment_intent.adapters.postgres import MIGRATIONS
+
+    with _store(postgres_dsn) as store:
+        assert store.schema_version == len(MIGRATIONS)
+        intent = insert(store, make_intent())
+    with _store(postgres_dsn) as reopened:
+        assert reopened.schema_version == len(MIGRATIONS)
+        assert reopened.load(intent.id) == intent
+        assert [e.sequence for e in reopened.read_events(0, 10)] == [1]
+
+
+def test_a_later_migration_runs_once_and_keeps_the_data(postgres_dsn: str) -> None:
+    from payment_intent.adapters.postgres import MIGRATIONS, PostgresStore
+
+    with _store(postgres_dsn) as old:
+        intent = insert(old, make_intent())
+
+    class Upgraded(PostgresStore):
+        migrations = (*MIGRATIONS, ("CREATE TABLE payment_intent_notes (intent_id text)",))
+
+    for _ in range(2):
+        with Upgraded(postgres_dsn) as upgraded:
+            assert upgraded.schema_version == len(MIGRATIONS) + 1
+            assert upgraded.load(intent.id) == intent
+
+
+def test_a_database_from_a_newer_library_is_refused_naming_dsn(postgres_dsn: str) -> None:
+    import psycopg
+
+    from payment_intent.adapters.postgres import MIGRATIONS
+
+    _store(postgres_dsn).close()
+    with psycopg.connect(postgres_dsn, autocommit=True) as connection:
+        connection.execute("UPDATE payment_intent_schema SET version = %s", (len(MIGRATIONS) + 3,))
+    with pytest.raises(InvalidRequestError) as raised:
+        _store(postgres_dsn)
+    assert raised.value.param == "dsn"
+
+
+@pytest.mark.parametrize(
+    ("options", "param"),
+    [
+        ({"dsn": ""}, "dsn"),
+        ({"dsn": "host=x no_such_option=1"}, "dsn"),
+        ({"dsn": "host=x", "max_size": 0}, "max_size"),
+        ({"dsn": "host=x", "min_size": 3, "max_size": 2}, "min_size"),
+        ({"dsn": "host=x", "lock_timeout": 0}, "lock_timeout"),
+        ({"dsn": "host=x", "connect_timeout": "1"}, "connect_timeout"),
+    ],
+)
+def test_bad_options_are_refused_naming_the_parameter(
+    postgres_server: str, options: dict[str, Any], param: str
+) -> None:
+    dsn = options.pop("dsn")
+    with pytest.raises(InvalidRequestError) as raised:
+        _store(dsn, **options)
+    assert raised.value.param == param
+
+
+def test_an_unreachable_server_fails_fast_with_an_operational_error(postgres_server: str) -> None:
+    import psycopg
+
+    with pytest.raises(psycopg.OperationalError):
+        _store("postgresql://nobody@127.0.0.1:1/none?connect_timeout=1", connect_timeout=1)
+
+
+@pytest.mark.parametrize("scheme", ["postgresql", "postgres"])
+def test_from_url_opens_a_postgresql_store(postgres_server: str, scheme: str) -> None:
+    from payment_intent.adapters.postgres import PostgresStore
+
+    schema_dsn = fresh_schema(postgres_server)
+    schema = schema_dsn.rsplit("search_path=", 1)[1].strip("'")
+    base = postgres_server.split("://", 1)[1]
+    url = f"{scheme}://{base}?options={quote(f'-c search_path={schema}')}"
+    service = PaymentIntents.from_url(url)
+    assert isinstance(service.store, PostgresStore)
+    intent = service.create(amount=1200, currency="eur")
+    other = store_from_url(url)
+    assert other.load(intent.id) == intent
+    other.close()
+    service.store.close()
