@@ -21,7 +21,7 @@ from payment_intent.adapters.clocks import ManualClock
 from payment_intent.adapters.simulated import SimulatedProcessor
 from payment_intent.dialects.base import Dialect
 from payment_intent.dialects.forms import decode_form, decode_json
-from payment_intent.dialects.keys import ApiKey, ApiKeys
+from payment_intent.dialects.keys import ApiKeys
 from payment_intent.domain.errors import (
     AuthenticationError,
     CardError,
@@ -31,7 +31,7 @@ from payment_intent.domain.errors import (
     parameter_missing,
 )
 from payment_intent.ports import Clock, Processor, Store
-from payment_intent.service import PaymentIntents
+from payment_intent.service import Page, PaymentIntents
 
 _LOG = logging.getLogger(__name__)
 
@@ -80,13 +80,14 @@ class Api:
     def __init__(
         self,
         dialect: str | Dialect,
-        keys: ApiKeys | Iterable[str],
+        keys: ApiKeys | Iterable[str] | None,
         *,
         test: PaymentIntents | None = None,
         live: PaymentIntents | None = None,
     ) -> None:
         self.dialect = get_dialect(dialect)
-        self.keys = keys if isinstance(keys, ApiKeys) else ApiKeys(keys)
+        # No keys: nothing authenticates over HTTP, and only :meth:`call` is of use (the CLI).
+        self.keys = keys if isinstance(keys, ApiKeys) or keys is None else ApiKeys(keys)
         self.services: dict[bool, PaymentIntents] = {}
         if test is not None:
             self.services[False] = test
@@ -94,7 +95,7 @@ class Api:
             self.services[True] = live
         if test is not None and live is not None and test.store is live.store:
             raise ValueError("Test mode and live mode must not share a store.")
-        for mode in self.keys.modes:
+        for mode in self.keys.modes if self.keys is not None else ():
             if mode not in self.services:
                 name = "live" if mode else "test"
                 raise ValueError(f"A {name}-mode key is configured but there is no {name} service.")
@@ -109,7 +110,7 @@ class Api:
     def over(
         cls,
         dialect: str | Dialect,
-        keys: ApiKeys | Iterable[str],
+        keys: ApiKeys | Iterable[str] | None,
         store: Store,
         *,
         live_store: Store | None = None,
@@ -139,6 +140,11 @@ class Api:
         lowered = {str(k).lower(): str(v) for k, v in (headers or {}).items()}
         operation = ""
         try:
+            if self.keys is None:
+                raise AuthenticationError(
+                    "This API has no keys configured; no request can authenticate.",
+                    code="api_key_invalid",
+                )
             key = self.keys.authenticate(self.dialect.credentials(lowered))
             matched = self.dialect.match(method.upper(), path)
             if matched is None or (matched[0].test_helper and key.livemode):
@@ -156,7 +162,7 @@ class Api:
             service = self.services[key.livemode]
             try:
                 body_out = self._dispatch(
-                    operation, service, ids.get("id", ""), params, key, idempotency_key
+                    operation, service, ids.get("id", ""), params, idempotency_key
                 )
             except PaymentIntentError as error:
                 raise self.dialect.wire_error(error, operation) from None
@@ -170,6 +176,39 @@ class Api:
                     "An unexpected error occurred in the payment_intent server.", code="api_error"
                 )
             )
+
+    def call(
+        self,
+        operation: str,
+        intent_id: str = "",
+        params: dict[str, Any] | None = None,
+        *,
+        form: bool = True,
+        livemode: bool = False,
+        idempotency_key: str | None = None,
+    ) -> WireResponse:
+        """Run one operation with parameters in wire terms, as an already-authenticated caller
+        (the command line does this: whoever holds the database holds the keys).
+
+        ``params`` is what a request body would decode to; ``form`` says its values are strings
+        to be read as the parameters' types. Never raises: errors are the dialect's error body.
+        """
+        try:
+            canonical = self.dialect.to_canonical(operation, params or {}, form=form)
+            service = self.services.get(livemode)
+            if service is None:
+                raise InvalidRequestError(
+                    f"No {'live' if livemode else 'test'}-mode service is configured.",
+                    code="resource_missing",
+                    http_status=404,
+                )
+            try:
+                body = self._dispatch(operation, service, intent_id, canonical, idempotency_key)
+            except PaymentIntentError as error:
+                raise self.dialect.wire_error(error, operation) from None
+            return WireResponse(200, body, self._headers())
+        except PaymentIntentError as error:
+            return self._error(error)
 
     def _params(
         self, operation: str, method: str, query: str, headers: Mapping[str, str], body: bytes
@@ -194,7 +233,6 @@ class Api:
         service: PaymentIntents,
         intent_id: str,
         params: dict[str, Any],
-        key: ApiKey,
         idempotency_key: str | None,
     ) -> dict[str, Any]:
         dialect = self.dialect
@@ -213,6 +251,9 @@ class Api:
         if operation == "events":
             page = service.events(**params)
             return dialect.render_events(page, f"{dialect.prefix}/events")
+        if operation == "expire":
+            expired = service.expire_authorizations()
+            return dialect.render_list(Page(expired, has_more=False), url)
         if operation == "advance_clock":
             return dialect.render_clock(self._advance_clock(params))
         if operation == "attach":
