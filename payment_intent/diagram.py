@@ -27,7 +27,11 @@ def lifecycle_mermaid() -> str:
         model=drawing,
         states=[s.value for s in Status],
         transitions=[
-            {"trigger": row.trigger, "source": [s.value for s in row.sources], "dest": row.dest.value}
+            {
+                "trigger": row.trigger,
+                "source": [s.value for s in row.sources],
+                "dest": row.dest.value,
+            }
             for row in TRANSITIONS
         ],
         initial=Status.REQUIRES_PAYMENT_METHOD.value,

@@ -113,7 +113,11 @@ class Dialect(ABC):
         canonical: dict[str, Any] = {}
         for key, value in params.items():
             name = renames.get(key, key)
-            if key in hidden or key == "idempotency_key" or (allowed is not None and name not in allowed):
+            if (
+                key in hidden
+                or key == "idempotency_key"
+                or (allowed is not None and name not in allowed)
+            ):
                 raise parameter_unknown(key)
             canonical[name] = self.nested_to_canonical(name, value)
         if form:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
 import shlex
+import socket
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -88,8 +93,9 @@ def test_failures_exit_non_zero_with_the_dialects_error_body(tmp_path: Path) -> 
     casapay = _run([*_cli(tmp_path), "retrieve", "pi_missing"], tmp_path)
     assert casapay.returncode == 1
     assert json.loads(casapay.stdout)["error"]["code"] == "resource_missing"
-    payrex = _run([*_cli(tmp_path), "create", "amount=10", "currency=PHP", "--dialect=payrex"],
-                  tmp_path)  # fmt: skip
+    payrex = _run(
+        [*_cli(tmp_path), "create", "amount=10", "currency=PHP", "--dialect=payrex"], tmp_path
+    )
     assert payrex.returncode == 1
     assert json.loads(payrex.stdout)["errors"][0]["code"] == "parameter_below_minimum"
     bad = _run([*_cli(tmp_path), "create", "amount"], tmp_path)
@@ -97,9 +103,13 @@ def test_failures_exit_non_zero_with_the_dialects_error_body(tmp_path: Path) -> 
     assert "NAME=VALUE" in json.loads(bad.stdout)["error"]["message"]
 
 
-def test_store_is_chosen_by_flag_or_environment(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_store_is_chosen_by_flag_or_environment(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     db = tmp_path / "elsewhere.sqlite3"
-    assert main(["create", "amount=5000", "currency=eur", "--db", str(db), "--at", "1706140800"]) == 0
+    assert (
+        main(["create", "amount=5000", "currency=eur", "--db", str(db), "--at", "1706140800"]) == 0
+    )
     created = json.loads(capsys.readouterr().out)
     assert created["created"] == 1706140800
     assert main(["retrieve", created["id"], "--db", f"sqlite:///{db}"]) == 0
@@ -112,10 +122,18 @@ def test_store_is_chosen_by_flag_or_environment(tmp_path: Path, capsys: pytest.C
     assert [i["id"] for i in json.loads(capsys.readouterr().out)["data"]] == [created["id"]]
 
 
-def test_expiry_by_hand_with_a_pinned_clock(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_expiry_by_hand_with_a_pinned_clock(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     db = ["--db", str(tmp_path / "hold.sqlite3")]
-    args = ["create", "amount=5000", "currency=eur", "capture_method=manual",
-            "payment_method=pm_card_visa", "confirm=true"]  # fmt: skip
+    args = [
+        "create",
+        "amount=5000",
+        "currency=eur",
+        "capture_method=manual",
+        "payment_method=pm_card_visa",
+        "confirm=true",
+    ]
     assert main([*args, *db, "--at", "1000"]) == 0
     held = json.loads(capsys.readouterr().out)
     assert held["capture_before_at"] == 1000 + 7 * 24 * 3600
@@ -125,3 +143,66 @@ def test_expiry_by_hand_with_a_pinned_clock(tmp_path: Path, capsys: pytest.Captu
     refused = json.loads(capsys.readouterr().out)["error"]
     assert refused["code"] == "payment_intent_unexpected_state"
     assert refused["payment_intent"]["cancellation_reason"] == "automatic"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def test_serve_runs_the_stand_in_provider_over_sqlite(tmp_path: Path) -> None:
+    port = _free_port()
+    env = {**os.environ, "PAYMENT_INTENT_API_KEYS": "sk_test_fromTheEnvironment1"}
+    server = subprocess.Popen(
+        [
+            *_cli(tmp_path),
+            "serve",
+            "--dialect",
+            "payrex",
+            "--port",
+            str(port),
+            "--db",
+            "served.sqlite3",
+            "--api-key",
+            "sk_test_fromTheCommandLine1",
+            "--clock",
+            "manual",
+            "--at",
+            "1706140800",
+        ],
+        cwd=tmp_path,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}/payment_intents"
+        auth = "Basic " + base64.b64encode(b"sk_test_fromTheEnvironment1:").decode()
+        request = urllib.request.Request(
+            url, data=b"amount=5000&currency=PHP", headers={"Authorization": auth}
+        )
+        for _ in range(100):  # wait for the server to listen, at most ten seconds
+            try:
+                with urllib.request.urlopen(request, timeout=5) as response:
+                    created = json.loads(response.read())
+                break
+            except urllib.error.URLError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("the server did not start")
+        assert created["created_at"] == 1706140800
+        assert created["resource"] == "payment_intent"
+        wrong = urllib.request.Request(url, headers={"Authorization": "Basic eDp5"})
+        with pytest.raises(urllib.error.HTTPError) as denied:
+            urllib.request.urlopen(wrong, timeout=5)
+        assert denied.value.code == 401
+        assert json.loads(denied.value.read())["errors"][0]["code"] == "authentication_invalid"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    listed = _run(
+        [*_cli(tmp_path), "list", "--dialect", "payrex", "--db", "served.sqlite3"], tmp_path
+    )
+    assert [i["id"] for i in json.loads(listed.stdout)["data"]] == [created["id"]]
