@@ -42,6 +42,8 @@ MAX_ADVANCE = 10 * 365 * 24 * 3600
 _COMMANDS = frozenset(
     {"create", "update", "confirm", "capture", "cancel", "attach", "complete_action", "settle"}
 )
+#: Every operation :meth:`Api.call` runs (the routes' operations, and the sweep).
+OPERATIONS = _COMMANDS | {"retrieve", "list", "events", "advance_clock", "expire"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +140,6 @@ class Api:
     ) -> WireResponse:
         """Answer one request; never raises."""
         lowered = {str(k).lower(): str(v) for k, v in (headers or {}).items()}
-        operation = ""
         try:
             if self.keys is None:
                 raise AuthenticationError(
@@ -159,14 +160,7 @@ class Api:
                     code="secret_key_required",
                 )
             idempotency_key = lowered.get("idempotency-key") if operation in _COMMANDS else None
-            service = self.services[key.livemode]
-            try:
-                body_out = self._dispatch(
-                    operation, service, ids.get("id", ""), params, idempotency_key
-                )
-            except PaymentIntentError as error:
-                raise self.dialect.wire_error(error, operation) from None
-            return WireResponse(200, body_out, self._headers())
+            return self._answer(operation, key.livemode, ids.get("id", ""), params, idempotency_key)
         except PaymentIntentError as error:
             return self._error(error)
         except Exception:  # a bug, never the caller's fault: log it, answer in the dialect's shape
@@ -191,24 +185,38 @@ class Api:
         (the command line does this: whoever holds the database holds the keys).
 
         ``params`` is what a request body would decode to; ``form`` says its values are strings
-        to be read as the parameters' types. Never raises: errors are the dialect's error body.
+        to be read as the parameters' types. Errors are the dialect's error body; only an
+        ``operation`` that does not exist raises (``ValueError``).
         """
+        if operation not in OPERATIONS:
+            raise ValueError(f"Unknown operation {operation!r}.")
         try:
             canonical = self.dialect.to_canonical(operation, params or {}, form=form)
-            service = self.services.get(livemode)
-            if service is None:
-                raise InvalidRequestError(
-                    f"No {'live' if livemode else 'test'}-mode service is configured.",
-                    code="resource_missing",
-                    http_status=404,
-                )
-            try:
-                body = self._dispatch(operation, service, intent_id, canonical, idempotency_key)
-            except PaymentIntentError as error:
-                raise self.dialect.wire_error(error, operation) from None
-            return WireResponse(200, body, self._headers())
+            return self._answer(operation, livemode, intent_id, canonical, idempotency_key)
         except PaymentIntentError as error:
             return self._error(error)
+
+    def _answer(
+        self,
+        operation: str,
+        livemode: bool,
+        intent_id: str,
+        canonical: dict[str, Any],
+        idempotency_key: str | None,
+    ) -> WireResponse:
+        """Call the service of ``livemode``; its errors come back in wire terms."""
+        service = self.services.get(livemode)
+        if service is None:
+            raise InvalidRequestError(
+                f"No {'live' if livemode else 'test'}-mode service is configured.",
+                code="resource_missing",
+                http_status=404,
+            )
+        try:
+            body = self._dispatch(operation, service, intent_id, canonical, idempotency_key)
+        except PaymentIntentError as error:
+            raise self.dialect.wire_error(error, operation) from None
+        return WireResponse(200, body, self._headers())
 
     def _params(
         self, operation: str, method: str, query: str, headers: Mapping[str, str], body: bytes

@@ -206,3 +206,28 @@ def test_serve_runs_the_stand_in_provider_over_sqlite(tmp_path: Path) -> None:
         [*_cli(tmp_path), "list", "--dialect", "payrex", "--db", "served.sqlite3"], tmp_path
     )
     assert [i["id"] for i in json.loads(listed.stdout)["data"]] == [created["id"]]
+
+
+def test_events_print_the_feed_in_the_dialects_words(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = ["--db", str(tmp_path / "events.sqlite3"), "--dialect", "payrex", "--at", "1706140800"]
+    create = [
+        "create",
+        "amount=5000",
+        "currency=PHP",
+        "payment_method_options[card][capture_type]=manual",
+    ]
+    assert main([*create, *db]) == 0
+    intent = json.loads(capsys.readouterr().out)
+    assert main(["attach", intent["id"], "payment_method_id=pm_card_visa", *db]) == 0
+    capsys.readouterr()
+    assert main(["events", "limit=10", *db]) == 0
+    feed = json.loads(capsys.readouterr().out)
+    assert [e["type"] for e in feed["data"]] == [
+        "payment_intent.created",
+        "payment_intent.awaiting_capture",
+    ]
+    assert feed["data"][1]["previous_attributes"]["status"] == "awaiting_payment_method"
+    assert main(["events", f"starting_after={feed['data'][0]['id']}", *db]) == 0
+    assert len(json.loads(capsys.readouterr().out)["data"]) == 1
