@@ -23,7 +23,7 @@ from typing import Any, TextIO
 from urllib.parse import urlencode
 
 from payment_intent.adapters.clocks import ManualClock, SystemClock
-from payment_intent.dialects.api import Api, WireResponse
+from payment_intent.dialects.api import Api, WireResponse, get_dialect
 from payment_intent.dialects.forms import decode_form
 from payment_intent.dialects.keys import ApiKeys
 from payment_intent.domain.errors import PaymentIntentError
@@ -191,8 +191,6 @@ def _params(pairs: Sequence[str]) -> dict[str, Any]:
 
 
 def _fail(dialect: str, error: Exception, out: TextIO) -> int:
-    from payment_intent.dialects.api import get_dialect
-
     if not isinstance(error, PaymentIntentError):
         error = PaymentIntentError(str(error), code="parameter_invalid", http_status=400)
     _print(get_dialect(dialect).render_error(error), out)
@@ -218,10 +216,16 @@ def serve(args: argparse.Namespace, dialect: str) -> int:
     store = open_store(getattr(args, "db", None))
     live_store = open_store(args.live_db) if args.live_db else None
     try:
-        api = Api.over(dialect, keys, store, live_store=live_store, clock=clock)
-        server = make_server(api, args.host, args.port, verbose=args.verbose)
+        server = make_server(
+            lambda origin: Api.over(
+                dialect, keys, store, live_store=live_store, clock=clock, origin=origin
+            ),
+            args.host,
+            args.port,
+            verbose=args.verbose,
+        )
         host, port = str(server.server_address[0]), int(server.server_address[1])
-        prefix = api.dialect.prefix
+        prefix = get_dialect(dialect).prefix
         print(
             f"Serving {dialect} on http://{host}:{port}{prefix} (Ctrl-C to stop)", file=sys.stderr
         )

@@ -25,6 +25,7 @@ _REASONS = {
     402: "Payment Required",
     404: "Not Found",
     409: "Conflict",
+    303: "See Other",
     500: "Internal Server Error",
 }
 
@@ -80,6 +81,11 @@ def _body(environ: dict[str, Any]) -> bytes:
     return data
 
 
+def _unready(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+    start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
+    return [b"starting"]
+
+
 class _ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -92,11 +98,23 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 def make_server(
-    api: Api, host: str = "127.0.0.1", port: int = 0, *, verbose: bool = False
+    api: Api | Callable[[str], Api],
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    verbose: bool = False,
 ) -> WSGIServer:
-    """A threaded HTTP server for ``api`` on ``host:port`` (port 0: any free port)."""
+    """A threaded HTTP server for ``api`` on ``host:port`` (port 0: any free port).
+
+    ``api`` may be a function of the server's origin (``http://host:port``), called once the port
+    is bound, so that the API's redirects can point at the server itself.
+    """
     server = _make_server(
-        host, port, make_app(api), server_class=_ThreadingWSGIServer, handler_class=_QuietHandler
+        host, port, _unready, server_class=_ThreadingWSGIServer, handler_class=_QuietHandler
     )
+    if not isinstance(api, Api):
+        reachable = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(host, host)
+        api = api(f"http://{reachable}:{server.server_port}")
+    server.set_app(make_app(api))
     server.verbose = verbose  # type: ignore[attr-defined]
     return server

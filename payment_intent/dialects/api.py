@@ -19,6 +19,7 @@ from typing import Any
 
 from payment_intent.adapters.clocks import ManualClock
 from payment_intent.adapters.simulated import SimulatedProcessor
+from payment_intent.dialects import authentication_page
 from payment_intent.dialects.base import Dialect
 from payment_intent.dialects.forms import decode_form, decode_json
 from payment_intent.dialects.keys import ApiKeys
@@ -48,13 +49,17 @@ OPERATIONS = _COMMANDS | {"retrieve", "list", "events", "advance_clock", "expire
 
 @dataclass(frozen=True, slots=True)
 class WireResponse:
-    """A response: status, JSON body and headers."""
+    """A response: status, JSON body and headers (``raw`` instead of JSON for the test-mode
+    authentication page, which a browser reads)."""
 
     status: int
     body: dict[str, Any]
     headers: tuple[tuple[str, str], ...] = field(default=())
+    raw: bytes | None = None
 
     def content(self) -> bytes:
+        if self.raw is not None:
+            return self.raw
         return json.dumps(self.body, ensure_ascii=False).encode("utf-8")
 
 
@@ -118,10 +123,22 @@ class Api:
         live_store: Store | None = None,
         clock: Clock | None = None,
         processor: Processor | None = None,
+        origin: str | None = None,
     ) -> Api:
-        """The usual set-up: services on the dialect's profile over ``store`` (and a live store)."""
+        """The usual set-up: services on the dialect's profile over ``store`` (and a live store).
+
+        ``origin`` (``http://127.0.0.1:4242``) is where the API is served: the simulated
+        processor's authentication redirects then lead to this server's own test-mode page.
+        """
         chosen = get_dialect(dialect)
-        processor = processor if processor is not None else SimulatedProcessor()
+        if processor is None:
+            processor = (
+                SimulatedProcessor(
+                    f"{origin.rstrip('/')}{chosen.prefix}{authentication_page.ROUTE}"
+                )
+                if origin is not None
+                else SimulatedProcessor()
+            )
         test = PaymentIntents(store, clock, processor, chosen.profile, livemode=False)
         live = None
         if live_store is not None:
@@ -140,6 +157,9 @@ class Api:
     ) -> WireResponse:
         """Answer one request; never raises."""
         lowered = {str(k).lower(): str(v) for k, v in (headers or {}).items()}
+        page = self._authentication_page(method.upper(), path, body)
+        if page is not None:
+            return page
         try:
             if self.keys is None:
                 raise AuthenticationError(
@@ -170,6 +190,24 @@ class Api:
                     "An unexpected error occurred in the payment_intent server.", code="api_error"
                 )
             )
+
+    def _authentication_page(self, method: str, path: str, body: bytes) -> WireResponse | None:
+        service = self.services.get(False)
+        if service is None or not path.startswith(self.dialect.prefix):
+            return None
+        try:
+            page = authentication_page.answer(
+                service, method, path[len(self.dialect.prefix) :], body
+            )
+        except Exception:  # a bug: answer as any other, in the dialect's shape
+            _LOG.exception("Unexpected error on the authentication page %s", path)
+            return self._error(
+                PaymentIntentError("An unexpected error occurred.", code="api_error")
+            )
+        if page is None:
+            return None
+        status, headers, content = page
+        return WireResponse(status, {}, headers, raw=content)
 
     def call(
         self,

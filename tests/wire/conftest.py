@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import pytest
@@ -50,8 +50,9 @@ def make_api(
     *,
     live_store: InMemoryStore | None = None,
     keys: tuple[str, ...] = (SEED_KEY,),
+    origin: str | None = None,
 ) -> Api:
-    return Api.over(dialect, keys, store, live_store=live_store, clock=clock)
+    return Api.over(dialect, keys, store, live_store=live_store, clock=clock, origin=origin)
 
 
 @pytest.fixture
@@ -65,8 +66,10 @@ def payrex(store: InMemoryStore, clock: ManualClock) -> Api:
 
 
 @contextmanager
-def serving(api: Api) -> Iterator[str]:
-    """A real threaded HTTP server for ``api`` on a free loopback port; yields its base URL."""
+def serving(api: Api | Callable[[str], Api]) -> Iterator[str]:
+    """A real threaded HTTP server for ``api`` on a free loopback port; yields its base URL.
+
+    ``api`` may be a function of the server's origin, so redirects lead back to the server."""
     server = make_server(api, "127.0.0.1", 0)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     thread.daemon = True

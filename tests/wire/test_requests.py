@@ -217,3 +217,38 @@ def test_unknown_routes_are_404_in_the_dialects_shape() -> None:
     assert response.body["error"]["code"] == "resource_missing"
     response = _api("payrex").handle("DELETE", "/payment_intents", "", auth_for("payrex"))
     assert response.body["errors"][0]["code"] == "resource_not_found"
+
+
+def test_the_authentication_page_answers_only_for_the_attempt_waiting() -> None:
+    api = Api.over(
+        "payrex",
+        ["sk_test_4eC39HqLyjWDarjtT1zdp7dc"],
+        InMemoryStore(),
+        clock=ManualClock(SEED_TIME),
+        origin="http://127.0.0.1:9",
+    )
+    created = api.handle(
+        "POST",
+        "/payment_intents",
+        "",
+        auth_for("payrex"),
+        b"amount=5000&currency=PHP&payment_methods[]=gcash",
+    ).body
+    waiting = api.handle(
+        "POST",
+        f"/test_helpers/payment_intents/{created['id']}/attach",
+        "",
+        auth_for("payrex"),
+        b"payment_method_id=pm_gcash",
+    ).body
+    page = waiting["next_action"]["redirect_url"].removeprefix("http://127.0.0.1:9")
+    assert api.handle("GET", page).status == 200
+    assert api.handle("DELETE", page).status == 401  # not the page: an unauthenticated request
+    assert api.handle("GET", page[:-1] + "x").status == 401
+    assert api.handle("POST", page, body=b"succeed=maybe").status == 400
+    done = api.handle("POST", page, body=b"succeed=false")
+    assert done.status == 200  # no return_url: the page says it is done
+    assert b"failed" in done.content()
+    assert api.handle("GET", page).status == 401
+    after = api.handle("GET", f"/payment_intents/{created['id']}", "", auth_for("payrex")).body
+    assert after["status"] == "awaiting_payment_method"

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
+import requests
 
 from payment_intent import InMemoryStore, ManualClock
 from tests.wire.conftest import SEED_KEY, make_api, serving
@@ -13,14 +15,20 @@ stripe = pytest.importorskip("stripe")
 
 
 @pytest.fixture
-def client(store: InMemoryStore, clock: ManualClock) -> Iterator[stripe.StripeClient]:
-    with serving(make_api("casapay", store, clock)) as url:
-        yield stripe.StripeClient(SEED_KEY, base_addresses={"api": url}, max_network_retries=0)
+def url(store: InMemoryStore, clock: ManualClock) -> Iterator[str]:
+    """The local CasaPay server; its redirects lead back to its own test-mode page."""
+    with serving(lambda origin: make_api("casapay", store, clock, origin=origin)) as base:
+        yield base
+
+
+@pytest.fixture
+def client(url: str) -> stripe.StripeClient:
+    return stripe.StripeClient(SEED_KEY, base_addresses={"api": url}, max_network_retries=0)
 
 
 def _helper(client: stripe.StripeClient, path: str, params: dict[str, str]) -> stripe.StripeObject:
     """The test-mode helpers, through the SDK's own raw request method."""
-    return client.raw_request("post", path, **params)
+    return client.deserialize(client.raw_request("post", path, **params), api_mode="V1")
 
 
 def test_manual_capture_checkout_with_partial_capture(client: stripe.StripeClient) -> None:
@@ -79,7 +87,7 @@ def test_decline_arrives_as_card_error_carrying_the_intent(client: stripe.Stripe
     assert len(again.charges.data) == 2
 
 
-def test_three_d_secure_redirect_then_completion(client: stripe.StripeClient) -> None:
+def test_three_d_secure_redirect_then_completion(client: stripe.StripeClient, url: str) -> None:
     intents = client.v1.payment_intents
     intent = intents.create(
         params={
@@ -92,14 +100,45 @@ def test_three_d_secure_redirect_then_completion(client: stripe.StripeClient) ->
     )
     assert intent.status == "requires_action"
     assert intent.next_action.type == "redirect_to_url"
-    assert intent.next_action.redirect_to_url.url.startswith("https://")
+    assert intent.next_action.redirect_to_url.url.startswith(f"{url}/v1/test_helpers/redirect/")
     assert intent.next_action.redirect_to_url.return_url == "https://shop.test/complete"
 
-    # The customer authenticates (in a browser; here through the test-mode helper).
-    _helper(
+    # The customer's browser follows the redirect to the server's test-mode page and completes it.
+    redirect = intent.next_action.redirect_to_url.url
+    page = requests.get(redirect, timeout=10)
+    assert page.status_code == 200
+    assert "text/html" in page.headers["Content-Type"]
+    back = requests.post(redirect, data={"succeed": "true"}, allow_redirects=False, timeout=10)
+    assert back.status_code == 303
+    returned = urlsplit(back.headers["Location"])
+    assert returned.netloc == "shop.test"
+    query = dict(parse_qsl(returned.query))
+    assert query["payment_intent"] == intent.id
+    assert query["redirect_status"] == "succeeded"
+    assert query["payment_intent_client_secret"] == intent.client_secret
+    assert intents.retrieve(intent.id).status == "succeeded"
+    # The page served its one attempt; it is gone now.
+    assert requests.get(redirect, timeout=10).status_code == 401
+
+
+def test_three_d_secure_through_the_test_helper(client: stripe.StripeClient) -> None:
+    intents = client.v1.payment_intents
+    intent = intents.create(
+        params={
+            "amount": 2500,
+            "currency": "gbp",
+            "capture_method": "manual",
+            "payment_method": "pm_card_threeDSecureRequiredChargeDeclined",
+            "return_url": "https://shop.test/complete",
+            "confirm": True,
+        }
+    )
+    assert intent.status == "requires_action"
+    after = _helper(
         client, f"/v1/test_helpers/payment_intents/{intent.id}/complete_action", {"succeed": "true"}
     )
-    assert intents.retrieve(intent.id).status == "succeeded"
+    assert after.status == "requires_payment_method"
+    assert after.last_payment_error.decline_code == "generic_decline"
 
 
 def test_cancel_and_typed_request_errors(client: stripe.StripeClient) -> None:
