@@ -93,6 +93,8 @@ SEGMENTS = [
     "v1",
     "payment_intents",
     "test_helpers",
+    "redirect",
+    "att_1",
     "attach",
     "complete_action",
     "settle",
