@@ -26,7 +26,7 @@ from payment_intent.adapters.clocks import ManualClock, SystemClock
 from payment_intent.dialects.api import Api, WireResponse, get_dialect
 from payment_intent.dialects.forms import decode_form
 from payment_intent.dialects.keys import ApiKeys
-from payment_intent.domain.errors import PaymentIntentError
+from payment_intent.domain.errors import InvalidRequestError, PaymentIntentError
 from payment_intent.ports import Clock, Store
 
 DEFAULT_DB = "payment_intents.sqlite3"
@@ -192,7 +192,7 @@ def _params(pairs: Sequence[str]) -> dict[str, Any]:
 
 def _fail(dialect: str, error: Exception, out: TextIO) -> int:
     if not isinstance(error, PaymentIntentError):
-        error = PaymentIntentError(str(error), code="parameter_invalid", http_status=400)
+        error = InvalidRequestError(str(error), code="parameter_invalid")
     _print(get_dialect(dialect).render_error(error), out)
     return 1
 
