@@ -1,5 +1,7 @@
-"""``python -m payment_intent``: the scripted demo checkout."""
+"""``python -m payment_intent``: the command line; with no arguments, the scripted demo checkout."""
 
-from payment_intent.demo import main
+import sys
 
-main()
+from payment_intent.cli import main
+
+sys.exit(main())
