@@ -48,7 +48,10 @@ class IdempotencyRecord:
     """The first result of a request made with an idempotency key, kept for 24 hours.
 
     ``response`` is JSON-ready data: ``{"intent": {...}}`` for a success, ``{"error": {...}}`` for
-    a failure that was recorded (a decline, an expired hold met by a capture).
+    a failure that was recorded on the intent (a decline). A refused request stores no record:
+    neither invalid parameters nor an operation the status does not allow, which includes a
+    capture that meets a lapsed hold (the hold's expiry is stored on its own, and a retry meets
+    the same canceled intent and the same error).
     """
 
     key: str

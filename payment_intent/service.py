@@ -429,7 +429,10 @@ class PaymentIntents:
             if key is not None:
                 record = self.store.idempotency_record(key)
                 if record is not None and record.expires_at > now:
-                    return _replay(record, key, fingerprint)
+                    first = _replay(record, key, fingerprint)
+                    # The first result, unless it shows a hold that has lapsed since: no command
+                    # ever returns a lapsed hold (only possible with a window under 24 hours).
+                    return self._load(first.id) if aggregate.is_due(first, now) else first
             intent = self._load(intent_id) if intent_id is not None else None
             try:
                 change = decide(intent, now)

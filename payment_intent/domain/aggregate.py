@@ -38,6 +38,7 @@ from payment_intent.domain.outcomes import (
     Pending,
 )
 from payment_intent.domain.params import (
+    RESTRICTED_UPDATE_FIELDS,
     CancelParams,
     CaptureParams,
     ConfirmParams,
@@ -205,7 +206,7 @@ def update(
 ) -> Change:
     """Change what may still change; a new payment method returns the intent to confirmation."""
     given = params.model_fields_set
-    restricted = given.intersection(UpdateParams.RESTRICTED)
+    restricted = given & RESTRICTED_UPDATE_FIELDS
     require_status("update" if restricted else "update_description", intent.status)
     changes: dict[str, Any] = {"last_payment_error": None}
     currency = profile.currency(params.currency) if params.currency is not None else intent.currency

@@ -8,7 +8,7 @@ Profile rules (currencies, amount bounds) are checked by the domain, which knows
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, ClassVar, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -137,8 +137,10 @@ class UpdateParams(BaseModel):
     description: Description | None = None
     metadata: Metadata | None = None
 
-    #: The fields only an intent that has not yet been paid may change.
-    RESTRICTED: ClassVar[tuple[str, ...]] = (
+
+#: The update fields only an intent that has not yet been paid may change.
+RESTRICTED_UPDATE_FIELDS = frozenset(
+    {
         "amount",
         "currency",
         "payment_method",
@@ -146,7 +148,8 @@ class UpdateParams(BaseModel):
         "capture_method",
         "statement_descriptor",
         "payment_method_options",
-    )
+    }
+)
 
 
 class ConfirmParams(BaseModel):

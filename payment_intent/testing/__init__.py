@@ -1,2 +1,33 @@
-"""Test kits for users of payment_intent and for its own tests (the store contract suite lives in
-:mod:`payment_intent.testing.contract`)."""
+"""Tools for testing code that uses payment intents, and for testing the library itself.
+
+- :class:`PaymentIntentMachine`: a Hypothesis state machine over the service.
+- :func:`assert_invariants`: SPEC section 5 as an assertion on one intent.
+- :mod:`payment_intent.testing.strategies`: Hypothesis strategies for parameters, payment methods
+  and whole checkouts.
+- :mod:`payment_intent.testing.plugin`: the pytest plugin (fixtures ``payment_intents``,
+  ``manual_clock``, ``simulated_processor``), loaded by pytest on its own.
+- :mod:`payment_intent.testing.contract`: the store contract suite, ``StoreContract``, that every
+  store (ours and yours) proves itself against.
+
+The machine and the strategies need the ``test`` extra (Hypothesis). They are imported on first
+use, so that the pytest plugin, which lives in this package, loads in a project without Hypothesis.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from payment_intent.testing.invariants import History, InvariantViolation, assert_invariants
+
+if TYPE_CHECKING:
+    from payment_intent.testing.machine import PaymentIntentMachine
+
+__all__ = ["History", "InvariantViolation", "PaymentIntentMachine", "assert_invariants"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "PaymentIntentMachine":
+        from payment_intent.testing.machine import PaymentIntentMachine
+
+        return PaymentIntentMachine
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,200 @@
+"""What a wire dialect is: its routes, its parameter names, and how it renders intents and errors.
+
+A dialect is pure translation. It never loads or stores anything: :mod:`payment_intent.dialects.api`
+authenticates, routes and calls the service, and asks the dialect how to read the request and how
+to write the answer. A backend that has its own web framework can use a dialect's ``render_*``
+methods directly on what the service returns.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from payment_intent.dialects.forms import PARAMETERS, coerce
+from payment_intent.domain.errors import PaymentIntentError, parameter_unknown
+from payment_intent.domain.model import ClientPaymentIntent, Event, PaymentIntent
+from payment_intent.domain.profiles import Profile
+from payment_intent.domain.status import Status
+from payment_intent.service import Page
+
+#: An intent id in a path: what ids look like, and nothing that could be a path of its own.
+ID = r"(?P<id>[A-Za-z0-9_\-]{1,255})"
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """``method`` + ``path`` (a regular expression after the dialect's prefix) → ``operation``."""
+
+    method: str
+    path: str
+    operation: str
+    test_helper: bool = False
+
+    def match(self, method: str, path: str) -> dict[str, str] | None:
+        if method != self.method:
+            return None
+        found = re.fullmatch(self.path, path)
+        return found.groupdict() if found else None
+
+
+#: The routes both dialects share, after the prefix.
+COMMON_ROUTES: tuple[Route, ...] = (
+    Route("POST", "/payment_intents", "create"),
+    Route("GET", "/payment_intents", "list"),
+    Route("GET", f"/payment_intents/{ID}", "retrieve"),
+    Route("POST", f"/payment_intents/{ID}/cancel", "cancel"),
+    Route("POST", f"/payment_intents/{ID}/capture", "capture"),
+    Route("GET", "/events", "events"),
+    Route("POST", f"/test_helpers/payment_intents/{ID}/attach", "attach", test_helper=True),
+    Route(
+        "POST",
+        f"/test_helpers/payment_intents/{ID}/complete_action",
+        "complete_action",
+        test_helper=True,
+    ),
+    Route("POST", f"/test_helpers/payment_intents/{ID}/settle", "settle", test_helper=True),
+    Route("POST", "/test_helpers/clock/advance", "advance_clock", test_helper=True),
+)
+
+#: The parameters each operation accepts, by canonical name (the service validates values).
+OPERATION_PARAMETERS: dict[str, frozenset[str]] = {
+    "retrieve": frozenset({"client_secret"}),
+    "events": frozenset({"starting_after", "limit"}),
+    "attach": frozenset({"payment_method", "return_url"}),
+    "complete_action": frozenset({"succeed"}),
+    "settle": frozenset({"succeed"}),
+    "advance_clock": frozenset({"seconds"}),
+    "expire": frozenset(),
+}
+
+
+class Dialect(ABC):
+    """One provider's wire language. Subclasses: :class:`CasaPay` and :class:`PayRex`."""
+
+    name: ClassVar[str]
+    #: Path prefix of every route (``/v1`` for CasaPay, empty for PayRex).
+    prefix: ClassVar[str]
+    profile: ClassVar[Profile]
+    routes: ClassVar[tuple[Route, ...]]
+    #: Wire name → canonical name, for every operation (``"*"``) or one of them.
+    renames: ClassVar[Mapping[str, Mapping[str, str]]]
+
+    # -- requests --------------------------------------------------------------------------------
+
+    def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+        """The route a request is for, and the values it takes from the path."""
+        if not path.startswith(self.prefix):
+            return None
+        rest = path[len(self.prefix) :]
+        for route in self.routes:
+            found = route.match(method, rest)
+            if found is not None:
+                return route, found
+        return None
+
+    @abstractmethod
+    def credentials(self, headers: Mapping[str, str]) -> str | None:
+        """The API key a request presents, in this provider's way, or ``None``."""
+
+    def to_canonical(self, operation: str, params: dict[str, Any], *, form: bool) -> dict[str, Any]:
+        """Rename wire parameters to the service's names and, for forms, read their types.
+
+        A canonical name that is not also a wire name of this dialect is unknown here: PayRex
+        callers say ``payment_methods``, and ``payment_method_types`` is not theirs to send.
+        Errors raised here name parameters as the caller sent them.
+        """
+        renames = self._renames(operation)
+        hidden = set(renames.values()) - set(renames)
+        allowed = OPERATION_PARAMETERS.get(operation)
+        canonical: dict[str, Any] = {}
+        for key, value in params.items():
+            name = renames.get(key, key)
+            if (
+                key in hidden
+                or key == "idempotency_key"
+                or (allowed is not None and name not in allowed)
+            ):
+                raise parameter_unknown(key)
+            canonical[name] = self.nested_to_canonical(name, value)
+        if form:
+            canonical = {
+                k: coerce(v, PARAMETERS[k]) if k in PARAMETERS else v for k, v in canonical.items()
+            }
+        return canonical
+
+    def nested_to_canonical(self, name: str, value: Any) -> Any:
+        """Rename inside a hash parameter; the default dialect keeps nested names."""
+        return value
+
+    def wire_param(self, param: str, operation: str) -> str:
+        """A canonical parameter name (``metadata[k]`` too) as this dialect's callers spell it."""
+        reverse = {canonical: wire for wire, canonical in self._renames(operation).items()}
+        head, bracket, rest = param.partition("[")
+        return reverse.get(head, head) + bracket + rest
+
+    def wire_error(self, error: PaymentIntentError, operation: str) -> PaymentIntentError:
+        """An error from the service, its parameter (and the message naming it) in wire terms."""
+        if error.param is None:
+            return error
+        wire = self.wire_param(error.param, operation)
+        if wire != error.param:
+            canonical_head, wire_head = error.param.partition("[")[0], wire.partition("[")[0]
+            error.message = re.sub(rf"\b{re.escape(canonical_head)}\b", wire_head, error.message)
+            error.param = wire
+        return error
+
+    def _renames(self, operation: str) -> dict[str, str]:
+        return {**self.renames.get("*", {}), **self.renames.get(operation, {})}
+
+    def status_filter(self, value: Any) -> Any:
+        """A ``status`` list filter in wire terms, as the service's canonical status."""
+        return value
+
+    # -- responses -------------------------------------------------------------------------------
+
+    @abstractmethod
+    def wire_status(self, status: Status) -> str: ...
+
+    @abstractmethod
+    def render_intent(self, intent: PaymentIntent) -> dict[str, Any]:
+        """The full object, as a secret-key caller sees it."""
+
+    @abstractmethod
+    def render_client_intent(self, intent: ClientPaymentIntent) -> dict[str, Any]:
+        """Only the fields a browser holding the client secret may see."""
+
+    @abstractmethod
+    def render_list(self, page: Page[PaymentIntent], url: str) -> dict[str, Any]: ...
+
+    @abstractmethod
+    def render_event(self, event: Event) -> dict[str, Any]: ...
+
+    @abstractmethod
+    def render_events(self, page: Page[Event], url: str) -> dict[str, Any]: ...
+
+    @abstractmethod
+    def render_clock(self, now: int) -> dict[str, Any]: ...
+
+    @abstractmethod
+    def render_error(self, error: PaymentIntentError) -> dict[str, Any]:
+        """The error body; the HTTP status is ``error.http_status``."""
+
+    def previous_attributes(self, event: Event) -> dict[str, Any]:
+        """An event's ``previous_attributes`` in wire terms: the wire fields whose value changed.
+
+        The domain records what changed in canonical fields; rendering the intent before and after
+        and comparing keeps the names, casing and shapes of this dialect (a PayRex status that
+        did not change on the wire, such as requires_payment_method → requires_confirmation, is
+        not reported).
+        """
+        if not event.previous_attributes:
+            return {}
+        before = PaymentIntent.model_validate(
+            {**event.data.model_dump(mode="json"), **event.previous_attributes}
+        )
+        old, new = self.render_intent(before), self.render_intent(event.data)
+        return {key: value for key, value in old.items() if new.get(key) != value}

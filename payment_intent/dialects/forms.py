@@ -1,0 +1,170 @@
+"""Request bodies as the providers' clients send them: JSON, or forms in bracket notation.
+
+The official SDKs send ``application/x-www-form-urlencoded`` bodies in which nesting is spelled
+with brackets (``metadata[period]=2025-02``, ``payment_method_types[0]=card`` or ``[]=card``,
+``payment_method_options[card][capture_type]=manual``) and every value is a string. The curl
+examples of the seed documents send JSON. Both end up as the same nested dictionary; form strings
+are then turned into integers and booleans where the parameter calls for one (:func:`coerce`).
+
+A value that does not read as its type is left as it came, so the service's validation reports it
+against the parameter, in the provider's words, instead of this module guessing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl
+
+from payment_intent.domain.errors import InvalidRequestError, parameter_invalid
+
+#: Deepest bracket nesting accepted (``payment_method_options[card][allowed_bins][0]`` is 3).
+MAX_DEPTH = 4
+#: Most fields a single request may carry.
+MAX_FIELDS = 1000
+
+_KEY = re.compile(r"([^\[\]]+)((?:\[[^\[\]]*\])*)")
+_SEGMENT = re.compile(r"\[([^\[\]]*)\]")
+_INTEGER = re.compile(r"[+-]?\d{1,19}")
+
+
+def body_error(message: str) -> InvalidRequestError:
+    """A body the server cannot read at all: there is no parameter to blame."""
+    return InvalidRequestError(message, code="parameter_invalid")
+
+
+def decode_json(body: bytes) -> dict[str, Any]:
+    """A JSON object body; anything else (an array, a number, broken JSON) is refused."""
+    try:
+        value = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise body_error("The request body is not valid JSON.") from None
+    if not isinstance(value, dict):
+        raise body_error("The request body must be a JSON object of parameters.")
+    return value
+
+
+def decode_form(body: bytes | str) -> dict[str, Any]:
+    """A form (or query string) in bracket notation, as one nested dictionary of strings.
+
+    Lists come out as dictionaries keyed by position (``{"0": "card"}``); :func:`coerce` turns
+    them into lists where the parameter is a list, so a metadata key that happens to be ``"0"``
+    stays a metadata key.
+    """
+    if isinstance(body, bytes):
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise body_error("The request body is not valid UTF-8.") from None
+    else:
+        text = body
+    try:
+        pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FIELDS)
+    except ValueError:
+        raise body_error(f"A request may carry at most {MAX_FIELDS} parameters.") from None
+    params: dict[str, Any] = {}
+    for key, value in pairs:
+        _assign(params, key, value)
+    return params
+
+
+def _assign(params: dict[str, Any], key: str, value: str) -> None:
+    match = _KEY.fullmatch(key)
+    if match is None:
+        # Not bracket notation at all: keep the name as sent, so it is reported as unknown.
+        params[key] = value
+        return
+    name = match.group(1)
+    segments = _SEGMENT.findall(match.group(2))
+    if len(segments) > MAX_DEPTH:
+        raise parameter_invalid(name, f"Parameters can be nested at most {MAX_DEPTH} levels deep.")
+    container = params
+    path = [name, *segments]
+    for depth, segment in enumerate(path[:-1]):
+        label = _label(path[: depth + 1])
+        if segment == "" and depth > 0:
+            segment = str(len(container))
+        child = container.setdefault(segment, {})
+        if not isinstance(child, dict):
+            raise parameter_invalid(label, f"Invalid {label}: cannot be both a value and a hash.")
+        container = child
+    leaf = path[-1]
+    if leaf == "" and len(path) > 1:
+        leaf = str(len(container))
+    if isinstance(container.get(leaf), dict):
+        label = _label(path)
+        raise parameter_invalid(label, f"Invalid {label}: cannot be both a value and a hash.")
+    container[leaf] = value
+
+
+def _label(path: list[str]) -> str:
+    return path[0] + "".join(f"[{p}]" for p in path[1:])
+
+
+# -- coercion ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ListOf:
+    """A list parameter whose items have the given type."""
+
+    item: Spec
+
+
+@dataclass(frozen=True, slots=True)
+class OneOf:
+    """A value that is either a scalar of ``scalar`` type or a hash of ``fields`` (``created``)."""
+
+    scalar: Spec
+    fields: dict[str, Spec]
+
+
+INT = "int"
+BOOL = "bool"
+STR = "str"
+
+Spec = str | ListOf | OneOf | dict[str, "Spec"]
+
+
+def coerce(value: Any, spec: Spec) -> Any:
+    """Read form strings as the types ``spec`` names; leave whatever does not fit untouched."""
+    if spec == INT:
+        if isinstance(value, str) and _INTEGER.fullmatch(value):
+            return int(value)
+        return value
+    if spec == BOOL:
+        if isinstance(value, str) and value in ("true", "false"):
+            return value == "true"
+        return value
+    if isinstance(spec, ListOf):
+        if isinstance(value, dict) and all(k.isdigit() and len(k) < 6 for k in value):
+            ordered = sorted(value.items(), key=lambda item: int(item[0]))
+            return [coerce(item, spec.item) for _, item in ordered]
+        return value
+    if isinstance(spec, OneOf):
+        if isinstance(value, dict):
+            return coerce(value, spec.fields)
+        return coerce(value, spec.scalar)
+    if isinstance(spec, dict):
+        if isinstance(value, dict):
+            return {k: coerce(v, spec[k]) if k in spec else v for k, v in value.items()}
+        return value
+    return value
+
+
+#: The canonical parameters that are not strings, for every operation.
+PARAMETERS: dict[str, Spec] = {
+    "amount": INT,
+    "amount_to_capture": INT,
+    "confirm": BOOL,
+    "succeed": BOOL,
+    "limit": INT,
+    "seconds": INT,
+    "payment_method_types": ListOf(STR),
+    "payment_method_options": {
+        "card": {"allowed_bins": ListOf(STR), "allowed_funding": ListOf(STR)},
+    },
+    "created": OneOf(INT, {"gt": INT, "gte": INT, "lt": INT, "lte": INT}),
+}

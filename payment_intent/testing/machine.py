@@ -1,0 +1,377 @@
+"""``PaymentIntentMachine``: a Hypothesis state machine driving the service with every operation.
+
+Run it as is (``TestCheckout = PaymentIntentMachine.TestCase``), point it at your own store,
+processor or profile by overriding :meth:`make_service` or :attr:`profile`, or subclass it to add
+the rules of your own checkout. After every step it checks SPEC section 5 on every intent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    multiple,
+    precondition,
+    rule,
+)
+
+from payment_intent.adapters.clocks import ManualClock
+from payment_intent.adapters.memory import InMemoryStore
+from payment_intent.adapters.simulated import SimulatedProcessor
+from payment_intent.domain.errors import (
+    CardError,
+    IdempotencyError,
+    InvalidRequestError,
+    PaymentIntentError,
+)
+from payment_intent.domain.model import Event, PaymentIntent
+from payment_intent.domain.status import Status
+from payment_intent.service import PaymentIntents
+from payment_intent.testing.invariants import History, InvariantViolation, assert_invariants
+from payment_intent.testing.strategies import create_params, payment_method_ids
+
+Result = PaymentIntent | PaymentIntentError
+
+#: Clock steps that cross the interesting lines: none, a minute, an hour, a day, the 24-hour
+#: idempotency window and the 7-day authorization window.
+CLOCK_STEPS = st.one_of(
+    st.sampled_from([0, 60, 3600, 86_400, 86_401, 6 * 86_400, 7 * 86_400, 8 * 86_400]),
+    st.integers(0, 8 * 86_400),
+)
+REASONS = st.sampled_from([None, "duplicate", "fraudulent", "requested_by_customer", "abandoned"])
+
+
+@dataclass(frozen=True)
+class Call:
+    """One operation the machine ran, with what came back (an intent or a typed error)."""
+
+    operation: str
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    result: Any
+    at: int
+
+
+class PaymentIntentMachine(RuleBasedStateMachine):
+    """Every operation, random payment methods, clock jumps and repeated idempotency keys."""
+
+    #: The profile the service runs under (``"casapay"`` or ``"payrex"``).
+    profile: str = "casapay"
+    #: Where the manual clock starts.
+    start_time: int = 1_706_140_800
+
+    intents = Bundle("intents")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.clock = ManualClock(self.start_time)
+        self.service = self.make_service(self.clock)
+        self.history = History()
+        self.known: list[str] = []
+        self.keyed: dict[str, Call] = {}
+        self.events_by_intent: dict[str, list[Event]] = {}
+        self._event_cursor: str | None = None
+        self._key_counter = 0
+
+    def make_service(self, clock: ManualClock) -> PaymentIntents:
+        """The service under test; override to run the machine over your own adapters."""
+        return PaymentIntents(
+            store=InMemoryStore(), clock=clock, processor=SimulatedProcessor(), profile=self.profile
+        )
+
+    # -- running operations --------------------------------------------------------------------
+
+    def call(self, operation: str, *args: Any, **kwargs: Any) -> Any:
+        """Run ``service.<operation>``; typed errors are returned, not raised, then checked."""
+        at = self.clock.now()
+        try:
+            result: Any = getattr(self.service, operation)(*args, **kwargs)
+        except PaymentIntentError as error:
+            result = error
+        call = Call(operation, args, kwargs, result, at)
+        self.check_call(call)
+        key = kwargs.get("idempotency_key")
+        if key is not None and key not in self.keyed:
+            self.keyed[key] = call
+        return result
+
+    def check_call(self, call: Call) -> None:
+        """Checks every call must pass; extend to compare with a model of your own."""
+        result = call.result
+        if isinstance(result, PaymentIntent):
+            assert_invariants(result)
+            assert not (
+                result.status is Status.REQUIRES_CAPTURE
+                and result.capture_before_at is not None
+                and result.capture_before_at <= self.clock.now()
+            ), "a read returned a hold that has already lapsed"
+        elif isinstance(result, CardError):
+            assert result.payment_intent is not None, "a decline carries the intent"
+            assert result.payment_intent.status is Status.REQUIRES_PAYMENT_METHOD
+            assert result.payment_intent.last_payment_error is not None
+        elif isinstance(result, PaymentIntentError) and call.args:
+            assert result.param is not None or result.code == "payment_intent_unexpected_state", (
+                f"an error about a request names its parameter: {result!r}"
+            )
+
+    def _key(self, data: st.DataObject) -> str | None:
+        if not data.draw(st.booleans(), label="with idempotency key"):
+            return None
+        self._key_counter += 1
+        return f"key-{self._key_counter}"
+
+    # -- rules ---------------------------------------------------------------------------------
+
+    @initialize(target=intents)
+    def first_intent(self) -> str:
+        intent = self.call("create", amount=get_min_amount(self.profile), currency=self.currency)
+        assert isinstance(intent, PaymentIntent), intent
+        self.known.append(intent.id)
+        return intent.id
+
+    @property
+    def currency(self) -> str:
+        return "php" if self.profile == "payrex" else "eur"
+
+    @rule(target=intents, data=st.data())
+    def create(self, data: st.DataObject) -> Any:
+        params = data.draw(create_params(self.profile), label="params")
+        if data.draw(st.booleans(), label="with payment method"):
+            params["payment_method"] = data.draw(payment_method_ids(self.profile), label="pm")
+            params["confirm"] = data.draw(st.booleans(), label="confirm")
+            if params["confirm"] and data.draw(st.booleans(), label="return_url"):
+                params["return_url"] = "https://shop.example/return"
+        if data.draw(st.booleans(), label="manual confirmation"):
+            params["confirmation_method"] = "manual"
+        return self._created(self.call("create", idempotency_key=self._key(data), **params))
+
+    @rule(target=intents, data=st.data())
+    def authorize_hold(self, data: st.DataObject) -> Any:
+        """A manual-capture card checkout, confirmed at once: the road to capture and expiry."""
+        manual: dict[str, Any] = (
+            {"payment_method_options": {"card": {"capture_type": "manual"}}}
+            if self.profile == "payrex"
+            else {"capture_method": "manual"}
+        )
+        method = data.draw(payment_method_ids(self.profile, "approved"), label="pm")
+        amount = get_min_amount(self.profile) + data.draw(st.integers(0, 100_000), label="extra")
+        return self._created(
+            self.call(
+                "create",
+                amount=amount,
+                currency=self.currency,
+                payment_method=method,
+                confirm=True,
+                idempotency_key=self._key(data),
+                **manual,
+            )
+        )
+
+    @precondition(lambda self: self.profile == "casapay")
+    @rule(target=intents, data=st.data())
+    def start_bank_payment(self, data: st.DataObject) -> Any:
+        """An asynchronous method, confirmed at once: the road to processing and settlement."""
+        method = data.draw(payment_method_ids(self.profile, "asynchronous"), label="pm")
+        return self._created(
+            self.call(
+                "create",
+                amount=get_min_amount(self.profile),
+                currency=self.currency,
+                payment_method_types=["open_banking", "direct_debit", "card"],
+                payment_method=method,
+                confirm=True,
+                idempotency_key=self._key(data),
+            )
+        )
+
+    def _created(self, result: Any) -> Any:
+        created = result if isinstance(result, PaymentIntent) else None
+        if isinstance(result, CardError) and result.payment_intent is not None:
+            created = result.payment_intent
+        if created is None:
+            return multiple()
+        self.known.append(created.id)
+        return created.id
+
+    @rule(intent=intents, data=st.data())
+    def confirm(self, intent: str, data: st.DataObject) -> None:
+        method = data.draw(
+            st.one_of(st.none(), payment_method_ids(self.profile), st.just("pm_unknown")),
+            label="payment_method",
+        )
+        self.call(
+            "confirm",
+            intent,
+            payment_method=method,
+            return_url=data.draw(st.sampled_from([None, "https://shop.example/done"])),
+            idempotency_key=self._key(data),
+        )
+
+    @rule(intent=intents, succeed=st.booleans())
+    def complete_action(self, intent: str, succeed: bool) -> None:
+        self.call("complete_action", intent, succeed=succeed)
+
+    @rule(intent=intents, succeed=st.booleans())
+    def settle(self, intent: str, succeed: bool) -> None:
+        self.call("settle", intent, succeed=succeed)
+
+    @rule(intent=intents, data=st.data())
+    def capture(self, intent: str, data: st.DataObject) -> None:
+        stored = self.service.store.load(intent)
+        assert stored is not None
+        amount = data.draw(
+            st.one_of(
+                st.none(),
+                st.integers(0, stored.amount + 10),
+                st.just(stored.amount_capturable),
+            ),
+            label="amount_to_capture",
+        )
+        self.call("capture", intent, amount_to_capture=amount, idempotency_key=self._key(data))
+
+    @rule(intent=intents, reason=REASONS, data=st.data())
+    def cancel(self, intent: str, reason: str | None, data: st.DataObject) -> None:
+        self.call("cancel", intent, cancellation_reason=reason, idempotency_key=self._key(data))
+
+    @rule(intent=intents, data=st.data())
+    def update(self, intent: str, data: st.DataObject) -> None:
+        change = data.draw(
+            st.sampled_from(["metadata", "description", "payment_method", "amount"]), label="field"
+        )
+        kwargs: dict[str, Any] = {}
+        if change == "metadata":
+            kwargs["metadata"] = data.draw(
+                st.dictionaries(
+                    st.sampled_from(["order", "cart", "note"]), st.sampled_from(["", "1", "x"])
+                )
+            )
+        elif change == "description":
+            kwargs["description"] = data.draw(st.sampled_from(["", "Rent", "Rent + parking"]))
+        elif change == "payment_method":
+            kwargs["payment_method"] = data.draw(payment_method_ids(self.profile))
+        else:
+            kwargs["amount"] = get_min_amount(self.profile) + data.draw(st.integers(0, 10_000))
+        self.call("update", intent, idempotency_key=self._key(data), **kwargs)
+
+    @rule(seconds=CLOCK_STEPS)
+    def advance_clock(self, seconds: int) -> None:
+        self.clock.advance(seconds)
+
+    @rule()
+    def expire_authorizations(self) -> None:
+        for intent in self.service.expire_authorizations():
+            assert intent.status is Status.CANCELED
+            assert intent.cancellation_reason == "automatic"
+
+    @rule(intent=intents)
+    def retrieve(self, intent: str) -> None:
+        self.call("retrieve", intent)
+
+    @rule(data=st.data())
+    def list_page(self, data: st.DataObject) -> None:
+        status = data.draw(st.sampled_from([None, *Status]), label="status")
+        limit = data.draw(st.integers(1, 5), label="limit")
+        page = self.service.list(status=status, limit=limit)
+        assert len(page.data) <= limit
+        keys = [(i.created, i.id) for i in page.data]
+        assert keys == sorted(keys, reverse=True), "list pages are newest first"
+        for intent in page.data:
+            self.check_call(Call("list", (), {}, intent, self.clock.now()))
+            if status is not None:
+                assert intent.status is status
+
+    @precondition(lambda self: bool(self.replayable()))
+    @rule(data=st.data())
+    def replay_idempotent(self, data: st.DataObject) -> None:
+        """A retry with the same key and parameters returns the first result, without acting."""
+        key = data.draw(st.sampled_from(self.replayable()), label="key")
+        first = self.keyed[key]
+        before = self._stored_versions()
+        try:
+            again: Any = getattr(self.service, first.operation)(*first.args, **first.kwargs)
+        except PaymentIntentError as error:
+            again = error
+        if isinstance(first.result, PaymentIntent):
+            assert again == first.result, "an idempotent retry returns the first result"
+        else:
+            assert type(again) is type(first.result)
+            assert again.code == first.result.code
+        assert self._stored_versions() == before, "an idempotent retry acted again"
+
+    @precondition(lambda self: bool(self.replayable()))
+    @rule(data=st.data())
+    def reuse_key_with_other_params(self, data: st.DataObject) -> None:
+        key = data.draw(st.sampled_from(self.replayable()), label="key")
+        first = self.keyed[key]
+        kwargs = dict(first.kwargs, metadata={"reused": "yes"})
+        before = self._stored_versions()
+        try:
+            getattr(self.service, first.operation)(*first.args, **kwargs)
+        except IdempotencyError as error:
+            assert error.code == "idempotency_key_reused"
+        except InvalidRequestError as error:
+            # Operations without metadata refuse the parameter before looking at the key.
+            assert error.code == "parameter_unknown"
+            assert error.param == "metadata"
+        else:
+            raise AssertionError("a reused key with other parameters was accepted")
+        assert self._stored_versions() == before
+
+    def replayable(self) -> list[str]:
+        """Keys whose first result was recorded (a success or a decline) and is still live."""
+        now = self.clock.now()
+        return sorted(
+            key
+            for key, call in self.keyed.items()
+            if isinstance(call.result, PaymentIntent | CardError) and now < call.at + 24 * 3600
+        )
+
+    def _stored_versions(self) -> dict[str, int]:
+        versions = {}
+        for intent_id in self.known:
+            stored = self.service.store.load(intent_id)
+            if stored is not None:
+                versions[intent_id] = stored.version
+        return versions
+
+    # -- invariants ----------------------------------------------------------------------------
+
+    @invariant()
+    def spec_invariants_hold(self) -> None:
+        now = self.clock.now()
+        stored: dict[str, PaymentIntent] = {}
+        for intent_id in self.known:
+            intent = self.service.store.load(intent_id)
+            if intent is None:
+                raise InvariantViolation(f"{intent_id} was returned but is not stored")
+            assert_invariants(intent, now)
+            self.history.observe(intent)
+            stored[intent_id] = intent
+        self._read_new_events(stored)
+        self.check_state(stored)
+
+    def _read_new_events(self, stored: dict[str, PaymentIntent]) -> None:
+        while True:
+            page = self.service.events(starting_after=self._event_cursor, limit=100)
+            for event in page.data:
+                assert event.data.version == event.intent_version
+                assert event.intent_version <= stored[event.intent_id].version
+                assert_invariants(event.data)
+                self.events_by_intent.setdefault(event.intent_id, []).append(event)
+                self._event_cursor = event.id
+            if not page.has_more:
+                return
+
+    def check_state(self, stored: dict[str, PaymentIntent]) -> None:
+        """Called after every step with every stored intent; extend with your own checks."""
+
+
+def get_min_amount(profile: str) -> int:
+    """A comfortable valid amount for the machine's fixed currency under ``profile``."""
+    return 2_000 if profile == "payrex" else 1_000

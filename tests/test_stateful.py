@@ -1,0 +1,144 @@
+"""The service against an independent reference model, under every operation, for both profiles."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import settings
+from hypothesis.stateful import run_state_machine_as_test
+
+from payment_intent import PaymentIntent
+from payment_intent.errors import CardError, PaymentIntentError
+from payment_intent.testing.machine import Call, PaymentIntentMachine
+from tests.reference_model import Model, Ref, Refused
+
+INTENT_OPERATIONS = {
+    "confirm",
+    "capture",
+    "cancel",
+    "update",
+    "complete_action",
+    "settle",
+    "retrieve",
+}
+
+
+class ModelledMachine(PaymentIntentMachine):
+    """PaymentIntentMachine plus a reference model that predicts every result."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.model = Model(self.profile)
+
+    def check_call(self, call: Call) -> None:
+        super().check_call(call)
+        if call.operation == "list":
+            return
+        self.model_call(call)
+
+    def model_call(self, call: Call) -> None:
+        result: Any = call.result
+        now = call.at
+        try:
+            if call.operation == "create":
+                params = {k: v for k, v in call.kwargs.items() if v is not None}
+                ref, declined = self.model.create(params, now)
+                intent = result.payment_intent if isinstance(result, CardError) else result
+                assert isinstance(intent, PaymentIntent), f"model expected success, got {result!r}"
+                self.model.intents[intent.id] = ref
+                self._expect_outcome(result, declined)
+                return
+            ref = self.model.intents[call.args[0]]
+            self.model.expire_due(ref, now)
+            declined = self._apply(call, ref, now)
+        except Refused as refused:
+            assert isinstance(result, PaymentIntentError), (
+                f"model expected {refused.code} from {call.operation}, got {result!r}"
+            )
+            assert result.code == refused.code, (call.operation, result, refused.code)
+            return
+        self._expect_outcome(result, declined)
+
+    def _apply(self, call: Call, ref: Ref, now: int) -> str | None:
+        kwargs = {k: v for k, v in call.kwargs.items() if v is not None and k != "idempotency_key"}
+        match call.operation:
+            case "confirm":
+                return self.model.confirm(ref, kwargs.get("payment_method"), now)
+            case "complete_action":
+                self.model.complete_action(ref, kwargs["succeed"], now)
+            case "settle":
+                self.model.settle(ref, kwargs["succeed"], now)
+            case "capture":
+                self.model.capture(ref, kwargs.get("amount_to_capture"))
+            case "cancel":
+                self.model.cancel(ref, kwargs.get("cancellation_reason"))
+            case "update":
+                self.model.update(ref, kwargs)
+            case "retrieve":
+                pass
+            case other:
+                raise AssertionError(f"unmodelled operation {other}")
+        return None
+
+    @staticmethod
+    def _expect_outcome(result: Any, declined: str | None) -> None:
+        if declined is not None:
+            assert isinstance(result, CardError), f"model expected a decline, got {result!r}"
+            assert result.code == declined
+        else:
+            assert isinstance(result, PaymentIntent), f"model expected success, got {result!r}"
+
+    def expire_authorizations(self) -> None:
+        self.model.expire_all(self.clock.now())
+        super().expire_authorizations()
+
+    def list_page(self, data: Any) -> None:
+        self.model.expire_all(self.clock.now())
+        super().list_page(data)
+
+    def check_state(self, stored: dict[str, PaymentIntent]) -> None:
+        assert set(stored) == set(self.model.intents)
+        for intent_id, intent in stored.items():
+            ref = self.model.intents[intent_id]
+            actual = (
+                intent.status.value,
+                intent.amount,
+                intent.amount_capturable,
+                intent.amount_received,
+                intent.version,
+                intent.capture_before_at,
+                intent.payment_method,
+                intent.cancellation_reason,
+                intent.last_payment_error is not None,
+            )
+            expected = (
+                ref.status,
+                ref.amount,
+                ref.capturable,
+                ref.received,
+                ref.version,
+                ref.capture_before_at,
+                ref.payment_method,
+                ref.reason,
+                ref.has_error,
+            )
+            assert actual == expected, f"{intent_id}: service {actual} != model {expected}"
+            events = [e.type for e in self.events_by_intent.get(intent_id, [])]
+            assert events == ref.events, f"{intent_id}: events {events} != model {ref.events}"
+
+
+class CasaPayMachine(ModelledMachine):
+    profile = "casapay"
+
+
+class PayRexMachine(ModelledMachine):
+    profile = "payrex"
+
+
+STATEFUL = settings(max_examples=150, stateful_step_count=40, deadline=None)
+
+
+@pytest.mark.parametrize("machine", [CasaPayMachine, PayRexMachine], ids=["casapay", "payrex"])
+def test_service_matches_the_reference_model_and_keeps_every_invariant(machine: type) -> None:
+    run_state_machine_as_test(machine, settings=STATEFUL)
