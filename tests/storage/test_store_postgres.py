@@ -142,3 +142,26 @@ def test_an_event_numbered_later_is_not_visible_before_an_earlier_one_commits(
             (first.id, 1),
             (second.id, 2),
         ]
+
+
+def test_a_writer_blocked_past_lock_timeout_fails_with_lock_timeout_and_writes_nothing(
+    postgres_dsn: str,
+) -> None:
+    import psycopg
+
+    from payment_intent.errors import ConcurrencyError
+    from payment_intent.ports import Commit
+    from payment_intent.testing.contract import advance, make_event, next_version
+
+    with _store(postgres_dsn, lock_timeout=0.2) as store:
+        intent = insert(store, make_intent())
+        with psycopg.connect(postgres_dsn) as blocker:  # a transaction holding the intent's row
+            blocker.execute("SELECT 1 FROM payment_intents WHERE id = %s FOR UPDATE", (intent.id,))
+            after = next_version(intent, description="blocked")
+            with pytest.raises(ConcurrencyError) as raised:
+                store.commit(Commit(after, 1, (make_event(after),)))
+            assert raised.value.code == "lock_timeout"
+            blocker.rollback()
+        assert store.load(intent.id) == intent
+        assert len(store.read_events(0, 10)) == 1
+        advance(store, intent)  # and the store works on afterwards
