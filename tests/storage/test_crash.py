@@ -24,7 +24,7 @@ from history import assert_feed_is_gap_free, assert_intent_rules, events_by_inte
 from payment_intent import PaymentIntent, PaymentIntents, SQLiteStore
 from payment_intent.ports import ListQuery
 
-SEED, COUNT, KILLS = 20261122, 8_000, 24
+SEED, COUNT, KILLS = 20261122, 20_000, 24  # COUNT: more than 24 lives can reach
 #: Children fork from a server that has imported the library once: each starts in milliseconds.
 CONTEXT = multiprocessing.get_context("forkserver")
 CONTEXT.set_forkserver_preload(["payment_intent", "command_stream"])
@@ -85,7 +85,10 @@ def run_child(path: Path, start: int, ids: dict[int, str], lifetime: float) -> t
     time.sleep(lifetime)
     child.kill()  # SIGKILL
     child.join(timeout=30)
-    assert child.exitcode == -signal.SIGKILL, "the child must die by the kill, mid-stream"
+    assert child.exitcode == -signal.SIGKILL, (
+        f"the child must die by the kill, mid-stream; it exited with {child.exitcode}"
+        " (0: it ran out of commands)"
+    )
     return int(progress[0]), int(progress[1])
 
 
