@@ -20,14 +20,26 @@ from typing import TYPE_CHECKING, Any
 from payment_intent.testing.invariants import History, InvariantViolation, assert_invariants
 
 if TYPE_CHECKING:
+    from payment_intent.testing.contract import StoreContract
     from payment_intent.testing.machine import PaymentIntentMachine
 
-__all__ = ["History", "InvariantViolation", "PaymentIntentMachine", "assert_invariants"]
+__all__ = [
+    "History",
+    "InvariantViolation",
+    "PaymentIntentMachine",
+    "StoreContract",
+    "assert_invariants",
+]
 
 
 def __getattr__(name: str) -> Any:
+    """Load the machine (Hypothesis) and the contract suite (pytest) only when asked for."""
     if name == "PaymentIntentMachine":
         from payment_intent.testing.machine import PaymentIntentMachine
 
         return PaymentIntentMachine
+    if name == "StoreContract":
+        from payment_intent.testing.contract import StoreContract
+
+        return StoreContract
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

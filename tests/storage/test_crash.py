@@ -19,10 +19,11 @@ from collections import defaultdict
 from pathlib import Path
 
 from command_stream import Command, build, execute, run_until_killed
-from history import assert_feed_is_gap_free, assert_intent_rules, events_by_intent, read_feed
+from history import assert_feed_is_gap_free, events_by_intent, read_feed
 
 from payment_intent import PaymentIntent, PaymentIntents, SQLiteStore
 from payment_intent.ports import ListQuery
+from payment_intent.testing import assert_invariants
 
 SEED, COUNT, KILLS = 20261122, 20_000, 24  # COUNT: more than 24 lives can reach
 #: Children fork from a server that has imported the library once: each starts in milliseconds.
@@ -59,7 +60,7 @@ def assert_consistent(store: SQLiteStore, commands: list[Command], ids: dict[int
     intents = all_intents(store)
     assert {intent_id for intent_id, _ in produced} == {intent.id for intent in intents}
     for intent in intents:
-        assert_intent_rules(intent)
+        assert_invariants(intent)
         for version in range(1, intent.version + 1):
             makers = produced.get((intent.id, version), [])
             assert len(makers) == 1, f"{intent.id} v{version} was produced by {len(makers)}"

@@ -17,11 +17,12 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from history import assert_feed_is_gap_free, assert_intent_rules, events_by_intent, read_feed
+from history import assert_feed_is_gap_free, events_by_intent, read_feed
 from workers import Outcome, Target, fire, open_store, race_in_process, same_keys_in_process
 
 from payment_intent import PaymentIntent, PaymentIntents
 from payment_intent.domain.status import EventType, Status
+from payment_intent.testing import assert_invariants
 
 WORKERS = 4
 EXPECTED_EVENTS = {
@@ -63,7 +64,7 @@ def judge(service: PaymentIntents, outcomes: list[Outcome]) -> None:
     for intent_id in {outcome[1] for outcome in outcomes}:
         final = service.store.load(intent_id)
         assert final is not None
-        assert_intent_rules(final)
+        assert_invariants(final)
         mine = [o for o in outcomes if o[1] == intent_id]
         refused = Counter(code for _, _, _, result, code in mine if result is None)
         assert set(refused) <= {"payment_intent_unexpected_state"}, refused
