@@ -429,10 +429,7 @@ class PaymentIntents:
             if key is not None:
                 record = self.store.idempotency_record(key)
                 if record is not None and record.expires_at > now:
-                    first = _replay(record, key, fingerprint)
-                    # The first result, unless it shows a hold that has lapsed since: no command
-                    # ever returns a lapsed hold (only possible with a window under 24 hours).
-                    return self._load(first.id) if aggregate.is_due(first, now) else first
+                    return self._replay(record, key, fingerprint, now)
             intent = self._load(intent_id) if intent_id is not None else None
             try:
                 change = decide(intent, now)
@@ -442,7 +439,7 @@ class PaymentIntents:
                     # and our load; its record commits with its state, so it is visible now.
                     record = self.store.idempotency_record(key)
                     if record is not None and record.expires_at > now:
-                        return _replay(record, key, fingerprint)
+                        return self._replay(record, key, fingerprint, now)
                 if intent is not None and error.payment_intent is None:
                     error.payment_intent = intent
                 raise
@@ -472,6 +469,14 @@ class PaymentIntents:
             "requests kept changing this PaymentIntent. Retry it.",
             code="lock_timeout",
         )
+
+    def _replay(
+        self, record: IdempotencyRecord, key: str, fingerprint: str, now: int
+    ) -> PaymentIntent:
+        """The first result of a keyed request, unless it shows a hold that has lapsed since: no
+        command ever returns a lapsed hold (possible only with a window under 24 hours)."""
+        first = _replay(record, key, fingerprint)
+        return self._load(first.id) if aggregate.is_due(first, now) else first
 
     def _load(self, intent_id: str) -> PaymentIntent:
         """The intent as it stands now: a hold that has lapsed is expired (and stored) first."""

@@ -34,7 +34,7 @@ from payment_intent.domain.model import Event, PaymentIntent
 from payment_intent.domain.status import Status
 from payment_intent.service import PaymentIntents
 from payment_intent.testing.invariants import History, InvariantViolation, assert_invariants
-from payment_intent.testing.strategies import create_params, payment_method_ids
+from payment_intent.testing.strategies import amounts, create_params, payment_method_ids
 
 Result = PaymentIntent | PaymentIntentError
 
@@ -256,7 +256,9 @@ class PaymentIntentMachine(RuleBasedStateMachine):
         elif change == "payment_method":
             kwargs["payment_method"] = data.draw(payment_method_ids(self.profile))
         else:
-            kwargs["amount"] = get_min_amount(self.profile) + data.draw(st.integers(0, 10_000))
+            stored = self.service.store.load(intent)
+            assert stored is not None
+            kwargs["amount"] = data.draw(amounts(self.profile, stored.currency), label="amount")
         self.call("update", intent, idempotency_key=self._key(data), **kwargs)
 
     @rule(seconds=CLOCK_STEPS)
