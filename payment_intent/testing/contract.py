@@ -17,6 +17,7 @@ pytest then runs every test below against ``MyStore``. Each test gets a fresh, e
 from __future__ import annotations
 
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar, cast
@@ -187,15 +188,15 @@ def race(workers: int, task: Callable[[int], Any]) -> list[Any]:
     return results
 
 
-class StoreContract:
+class StoreContract(ABC):
     """The behaviour every store must have. Subclass it and implement :meth:`make_store`."""
 
     #: Threads used by the concurrency tests; a store with a connection pool needs this many.
     racers: ClassVar[int] = 6
 
+    @abstractmethod
     def make_store(self, tmp_path: Path) -> Store:
         """A new, empty store. ``tmp_path`` is a fresh directory the store may keep files in."""
-        raise NotImplementedError("a StoreContract subclass must implement make_store()")
 
     @pytest.fixture
     def store(self, tmp_path: Path) -> Iterator[Store]:
