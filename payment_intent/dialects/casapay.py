@@ -130,12 +130,7 @@ class CasaPay(Dialect):
         }
 
     def render_list(self, page: Page[PaymentIntent], url: str) -> dict[str, Any]:
-        return {
-            "object": "list",
-            "data": [self.render_intent(intent) for intent in page],
-            "has_more": page.has_more,
-            "url": url,
-        }
+        return _list([self.render_intent(intent) for intent in page], page.has_more, url)
 
     def render_event(self, event: Event) -> dict[str, Any]:
         return {
@@ -151,12 +146,7 @@ class CasaPay(Dialect):
         }
 
     def render_events(self, page: Page[Event], url: str) -> dict[str, Any]:
-        return {
-            "object": "list",
-            "data": [self.render_event(event) for event in page],
-            "has_more": page.has_more,
-            "url": url,
-        }
+        return _list([self.render_event(event) for event in page], page.has_more, url)
 
     def render_clock(self, now: int) -> dict[str, Any]:
         return {"object": "test_helpers.clock", "frozen_time": now}
@@ -264,3 +254,8 @@ def _outcome(charge: Charge) -> dict[str, Any] | None:
     if charge.status == "succeeded":
         return {"type": "authorized", "reason": None}
     return {"type": "issuer_declined", "reason": charge.decline_code or charge.failure_code}
+
+
+def _list(data: list[dict[str, Any]], has_more: bool, url: str) -> dict[str, Any]:
+    """Stripe's list object."""
+    return {"object": "list", "data": data, "has_more": has_more, "url": url}

@@ -176,11 +176,7 @@ class PayRex(Dialect):
         }
 
     def render_list(self, page: Page[PaymentIntent], url: str) -> dict[str, Any]:
-        return {
-            "resource": "list",
-            "data": [self.render_intent(intent) for intent in page],
-            "has_more": page.has_more,
-        }
+        return _list([self.render_intent(intent) for intent in page], page.has_more)
 
     def render_event(self, event: Event) -> dict[str, Any]:
         return {
@@ -195,11 +191,7 @@ class PayRex(Dialect):
         }
 
     def render_events(self, page: Page[Event], url: str) -> dict[str, Any]:
-        return {
-            "resource": "list",
-            "data": [self.render_event(event) for event in page],
-            "has_more": page.has_more,
-        }
+        return _list([self.render_event(event) for event in page], page.has_more)
 
     def render_clock(self, now: int) -> dict[str, Any]:
         return {"resource": "test_clock", "frozen_time": now}
@@ -258,3 +250,8 @@ def _next_action(action: NextAction | None) -> dict[str, Any] | None:
 
 def _customer(customer: str | None) -> dict[str, Any] | None:
     return {"id": customer, "resource": "customer"} if customer is not None else None
+
+
+def _list(data: list[dict[str, Any]], has_more: bool) -> dict[str, Any]:
+    """PayRex's list resource."""
+    return {"resource": "list", "data": data, "has_more": has_more}
