@@ -15,6 +15,7 @@ from payment_intent.errors import (
     PaymentIntentError,
 )
 from payment_intent.ports import Commit
+from tests.helpers import hold
 
 # Every test here runs over each store the kit offers (see tests/conftest.py).
 pytestmark = pytest.mark.payment_intent_stores("memory", "sqlite")
@@ -263,13 +264,7 @@ def test_the_unexpected_state_message_names_operation_status_and_accepted(
 
 
 def test_capturing_more_than_capturable_is_amount_too_large(svc: PaymentIntents) -> None:
-    pi = svc.create(
-        amount=5_000,
-        currency="eur",
-        capture_method="manual",
-        payment_method="pm_card_visa",
-        confirm=True,
-    )
+    pi = hold(svc, 5_000)
     error = refused(svc.capture, pi.id, amount_to_capture=5_001)
     assert_error(error, "amount_too_large", "amount_to_capture")
     assert_error(
@@ -381,13 +376,7 @@ class RacingStore(InMemoryStore):
 def test_the_loser_of_a_capture_race_sees_the_winner_and_its_error(clock: ManualClock) -> None:
     store = RacingStore()
     svc = PaymentIntents(store=store, clock=clock)
-    pi = svc.create(
-        amount=5_000,
-        currency="eur",
-        capture_method="manual",
-        payment_method="pm_card_visa",
-        confirm=True,
-    )
+    pi = hold(svc, 5_000)
     store.interloper = lambda: svc.capture(pi.id, amount_to_capture=1_000)
     error = refused(svc.capture, pi.id, amount_to_capture=4_000)
     assert error.code == "payment_intent_unexpected_state"

@@ -8,6 +8,7 @@ from payment_intent import ManualClock, PaymentIntent, PaymentIntents, Simulated
 from payment_intent.domain.outcomes import Attempt, Outcome, Pending
 from payment_intent.errors import CardError, InvalidRequestError
 from payment_intent.testing import assert_invariants
+from tests.helpers import hold
 
 # Every test here runs over each store the kit offers (see tests/conftest.py).
 pytestmark = pytest.mark.payment_intent_stores("memory", "sqlite")
@@ -17,16 +18,6 @@ WEEK = 7 * 24 * 3600
 
 def event_types(svc: PaymentIntents, intent_id: str) -> list[str]:
     return [e.type for e in svc.events(limit=1000).data if e.intent_id == intent_id]
-
-
-def hold(svc: PaymentIntents, amount: int = 120_000) -> PaymentIntent:
-    return svc.create(
-        amount=amount,
-        currency="eur",
-        capture_method="manual",
-        payment_method="pm_card_visa",
-        confirm=True,
-    )
 
 
 def in_status(svc: PaymentIntents, status: Status) -> PaymentIntent:
