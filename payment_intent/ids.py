@@ -16,8 +16,15 @@ _PAIRS = [a + b for a in _ALPHABET for b in _ALPHABET]  # base 3844: two digits 
 # quarter more often than the rest. That still leaves 5.95 bits a character: over 70 random bits in
 # an id, over 140 in a client secret.
 _RANDOM = bytes((_ALPHABET[b % 62]).encode()[0] for b in range(256))
+_POOL_SIZE = 4096
+_STEP = 3844**3  # the low three base-3844 digits: the high ones change every 57 seconds
+
 _lock = threading.Lock()
 _last = 0
+_high = (-1, "")
+# Random bytes come from os.urandom in blocks: one system call per few hundred ids, not one each.
+_pool = b""
+_taken = 0
 
 
 def _tick() -> int:
@@ -29,15 +36,31 @@ def _tick() -> int:
 
 def _time_part(number: int) -> str:
     """``number`` as 12 base-62 digits, so that string order is numeric order (to the year 2880)."""
-    pairs = []
-    for _ in range(6):
-        number, rest = divmod(number, 3844)
-        pairs.append(_PAIRS[rest])
-    return "".join(reversed(pairs))
+    global _high
+    high, low = divmod(number, _STEP)
+    cached_high, text = _high
+    if high != cached_high:
+        text = _digits(high)
+        _high = (high, text)
+    return text + _digits(low)
+
+
+def _digits(number: int) -> str:
+    """The low three base-3844 digits of ``number``: six characters."""
+    rest, third = divmod(number, 3844)
+    first, second = divmod(rest, 3844)
+    return _PAIRS[first % 3844] + _PAIRS[second] + _PAIRS[third]
 
 
 def _random_part(length: int) -> str:
-    return os.urandom(length).translate(_RANDOM).decode()
+    global _pool, _taken
+    with _lock:
+        if _taken + length > len(_pool):
+            _pool, _taken = os.urandom(_POOL_SIZE), 0
+        start = _taken
+        _taken += length
+        chunk = _pool[start:_taken]
+    return chunk.translate(_RANDOM).decode()
 
 
 def new_id(prefix: str) -> str:
@@ -48,3 +71,21 @@ def new_id(prefix: str) -> str:
 def new_client_secret(intent_id: str) -> str:
     """The secret a browser uses to see and confirm one intent."""
     return f"{intent_id}_secret_{_random_part(24)}"
+
+
+def event_id(intent_id: str, version: int, index: int) -> str:
+    """The id of the ``index``-th event that version ``version`` of an intent emitted.
+
+    Derived rather than random: an event is identified by the change it reports, and a store
+    can find it from its id without keeping an index of ids (see :func:`parse_event_id`).
+    """
+    return f"evt_{intent_id}_{version}_{index}"
+
+
+def parse_event_id(event: str) -> tuple[str, int, int] | None:
+    """``(intent_id, version, index)`` of an id :func:`event_id` made, else ``None``."""
+    head, _, rest = event.rpartition("_")
+    head, _, version = head.rpartition("_")
+    if not head.startswith("evt_") or not version.isdigit() or not rest.isdigit():
+        return None
+    return head[4:], int(version), int(rest)

@@ -28,7 +28,7 @@ from payment_intent.domain.errors import (
     resource_missing,
 )
 from payment_intent.domain.lifecycle import require_status
-from payment_intent.domain.model import ClientPaymentIntent, Event, PaymentIntent
+from payment_intent.domain.model import ClientPaymentIntent, Event, PaymentIntent, trusted
 from payment_intent.domain.outcomes import Attempt, PaymentMethod
 from payment_intent.domain.params import (
     MAX_ID_LENGTH,
@@ -509,15 +509,20 @@ class PaymentIntents:
 
     def _events(self, change: Change, now: int) -> tuple[Event, ...]:
         intent = change.intent
+        # The domain built every value here, so the events skip validation.
         return tuple(
-            Event(
-                id=new_id("evt"),
-                type=event_type.value,
-                created=now,
-                intent_id=intent.id,
-                intent_version=intent.version,
-                data=intent,
-                previous_attributes=previous,
+            trusted(
+                Event,
+                {
+                    "id": new_id("evt"),
+                    "type": event_type.value,
+                    "created": now,
+                    "intent_id": intent.id,
+                    "intent_version": intent.version,
+                    "data": intent,
+                    "previous_attributes": previous,
+                    "sequence": None,
+                },
             )
             for event_type, previous in change.events
         )

@@ -9,7 +9,10 @@ depend on the provider come from the :class:`Profile`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
+
+from pydantic import BaseModel
 
 from payment_intent.domain.errors import (
     CardError,
@@ -27,6 +30,8 @@ from payment_intent.domain.model import (
     PaymentError,
     PaymentIntent,
     PaymentMethodOptions,
+    replace,
+    trusted,
 )
 from payment_intent.domain.outcomes import (
     Approved,
@@ -72,11 +77,27 @@ class Change:
 
 def previous_attributes(before: PaymentIntent, after: PaymentIntent) -> dict[str, Any]:
     """The fields a change touched, with the values they had before (as JSON-ready data)."""
-    old, new = before.__dict__, after.__dict__
-    changed = {k for k in new if k not in _UNREPORTED and old[k] != new[k]}
-    if not changed:
-        return {}
-    return before.model_dump(mode="json", include=changed)
+    old = before.__dict__
+    return {
+        name: _json_ready(old[name])
+        for name, value in after.__dict__.items()
+        if old[name] is not value and old[name] != value and name not in _UNREPORTED
+    }
+
+
+def _json_ready(value: Any) -> Any:
+    """``value`` as ``model_dump(mode="json")`` renders it, for the types an intent holds."""
+    if value is None or type(value) in (str, int, bool):
+        return value
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, tuple):
+        return [_json_ready(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _json_ready(item) for key, item in value.items()}
+    raise TypeError(f"no JSON form for {type(value).__name__}")
 
 
 def _next(intent: PaymentIntent, now: int, **changes: Any) -> PaymentIntent:
@@ -119,9 +140,12 @@ def check_payment_method(
     return method
 
 
+_NO_OPTIONS = PaymentMethodOptions()
+
+
 def _options(given: PaymentMethodOptionsParams | None) -> PaymentMethodOptions:
     if given is None or given.card is None:
-        return PaymentMethodOptions()
+        return _NO_OPTIONS
     card = given.card
     return PaymentMethodOptions(
         card=CardOptions(
@@ -170,30 +194,43 @@ def create(
     options = _options(params.payment_method_options)
     if params.payment_method is not None:
         check_payment_method(types, options, method, params.payment_method)
-    return PaymentIntent(
-        id=intent_id,
-        amount=params.amount,
-        currency=currency,
-        status=(
-            Status.REQUIRES_CONFIRMATION
-            if params.payment_method is not None
-            else Status.REQUIRES_PAYMENT_METHOD
-        ),
-        customer=params.customer,
-        payment_method=params.payment_method,
-        payment_method_types=types,
-        payment_method_options=options,
-        description=params.description or None,
-        statement_descriptor=params.statement_descriptor,
-        client_secret=client_secret,
-        capture_method=CaptureMethod(params.capture_method),
-        confirmation_method=ConfirmationMethod(params.confirmation_method),
-        return_url=params.return_url,
-        metadata=_merge_metadata({}, params.metadata or {}),
-        livemode=livemode,
-        created=now,
-        updated_at=now,
-        version=1,
+    # Every value below was validated as a parameter or checked above: no second validation.
+    return trusted(
+        PaymentIntent,
+        {
+            "id": intent_id,
+            "amount": params.amount,
+            "amount_capturable": 0,
+            "amount_received": 0,
+            "currency": currency,
+            "status": (
+                Status.REQUIRES_CONFIRMATION
+                if params.payment_method is not None
+                else Status.REQUIRES_PAYMENT_METHOD
+            ),
+            "customer": params.customer,
+            "payment_method": params.payment_method,
+            "payment_method_types": types,
+            "payment_method_options": options,
+            "description": params.description or None,
+            "statement_descriptor": params.statement_descriptor,
+            "client_secret": client_secret,
+            "capture_method": CaptureMethod(params.capture_method),
+            "confirmation_method": ConfirmationMethod(params.confirmation_method),
+            "return_url": params.return_url,
+            "charges": (),
+            "last_payment_error": None,
+            "next_action": None,
+            "metadata": _merge_metadata({}, params.metadata or {}),
+            "capture_before_at": None,
+            "cancellation_reason": None,
+            "canceled_at": None,
+            "livemode": livemode,
+            "created": now,
+            "updated_at": now,
+            "version": 1,
+            "authenticated_payment_method": None,
+        },
     )
 
 
@@ -346,8 +383,10 @@ def apply_outcome(
                 attached.status, "settle_succeeded" if settling else "succeed"
             )
             changes["amount_received"] = attached.amount
-            charge = _charge(charge_id, attempt, "succeeded", now).model_copy(
-                update={"captured": True, "amount_captured": attached.amount}
+            charge = replace(
+                _charge(charge_id, attempt, "succeeded", now),
+                captured=True,
+                amount_captured=attached.amount,
             )
             changes["charges"] = _replace_pending(attached, charge, settling)
             event = EventType.SUCCEEDED
@@ -408,16 +447,22 @@ def _charge(
     now: int,
     declined: Declined | None = None,
 ) -> Charge:
-    return Charge(
-        id=charge_id,
-        amount=attempt.amount,
-        status=status,
-        payment_method=attempt.payment_method.id,
-        payment_method_type=attempt.payment_method.type,
-        failure_code=declined.code if declined else None,
-        failure_message=declined.message if declined else None,
-        decline_code=declined.decline_code if declined else None,
-        created=now,
+    return trusted(
+        Charge,
+        {
+            "id": charge_id,
+            "amount": attempt.amount,
+            "amount_captured": 0,
+            "amount_refunded": 0,
+            "captured": False,
+            "status": status,
+            "payment_method": attempt.payment_method.id,
+            "payment_method_type": attempt.payment_method.type,
+            "failure_code": declined.code if declined else None,
+            "failure_message": declined.message if declined else None,
+            "decline_code": declined.decline_code if declined else None,
+            "created": now,
+        },
     )
 
 
@@ -427,7 +472,7 @@ def _replace_pending(intent: PaymentIntent, charge: Charge, settling: bool) -> t
         pending = intent.charges[-1]
         return (
             *intent.charges[:-1],
-            charge.model_copy(update={"id": pending.id, "created": pending.created}),
+            replace(charge, id=pending.id, created=pending.created),
         )
     return (*intent.charges, charge)
 
@@ -474,12 +519,8 @@ def capture(profile: Profile, intent: PaymentIntent, params: CaptureParams, now:
     amount = profile.check_capture_amount(params.amount_to_capture, intent)
     charges = intent.charges
     hold = charges[-1]
-    captured = hold.model_copy(
-        update={
-            "captured": True,
-            "amount_captured": amount,
-            "amount_refunded": hold.amount - amount,
-        }
+    captured = replace(
+        hold, captured=True, amount_captured=amount, amount_refunded=hold.amount - amount
     )
     after = _next(
         intent,
@@ -545,7 +586,7 @@ def _cancel(
         hold = intent.charges[-1]
         changes["charges"] = (
             *intent.charges[:-1],
-            hold.model_copy(update={"amount_refunded": hold.amount}),
+            replace(hold, amount_refunded=hold.amount),
         )
     after = _next(intent, now, **changes)
     return Change(after, ((EventType.CANCELED, previous_attributes(intent, after)),))

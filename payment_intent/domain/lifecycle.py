@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from transitions import EventData, Machine, MachineError
+from transitions import EventData, Machine
 
 from payment_intent.domain.errors import InvalidRequestError
 from payment_intent.domain.status import Status
@@ -146,14 +146,29 @@ def _build_machine() -> Machine:
 #: The one machine for the whole library.
 MACHINE: Machine = _build_machine()
 _EVENTS = MACHINE.events
+_STATES = {status: MACHINE.get_state(status.value) for status in Status}
+_STATUS = {status.value: status for status in Status}
+# advance() fires a row's Transition itself, which skips the machine-wide prepare and finalize
+# callbacks: make sure there are none to skip, and that every (trigger, source) has one row.
+if MACHINE.prepare_event or MACHINE.finalize_event or any(
+    len(rows) != 1 for event in _EVENTS.values() for rows in event.transitions.values()
+):
+    raise RuntimeError("advance() expects one row per (trigger, source) and no event callbacks")
 
 
 def advance(status: Status, trigger: str, **guard_args: Any) -> Status:
-    """Fire ``trigger`` from ``status`` on the shared machine and return the status it leads to."""
-    token = _Token(status.value)
-    try:
-        _EVENTS[trigger].trigger(token, **guard_args)
-    except MachineError:
+    """Fire ``trigger`` from ``status`` on the shared machine and return the status it leads to.
+
+    The machine's own transition for that source runs: its guards, exit and enter callbacks and
+    the state change. It is found directly rather than through ``Event.trigger``, which would
+    first look the same transition up through three more layers (a third of the cost).
+    """
+    event = _EVENTS[trigger]
+    rows = event.transitions.get(status.value)
+    if not rows:
         sources = next(t.sources for t in TRANSITIONS if t.trigger == trigger)
-        raise unexpected_state(trigger, status, sources) from None
-    return Status(token.status)
+        raise unexpected_state(trigger, status, sources)
+    token = _Token(status.value)
+    if not rows[0].execute(EventData(_STATES[status], event, MACHINE, token, (), guard_args)):
+        raise AssertionError(f"a guard on {trigger} refused without raising")
+    return _STATUS[token.status]

@@ -1,12 +1,12 @@
 """The PaymentIntent aggregate and the values it holds, as validated, immutable pydantic models.
 
 The aggregate carries every field of both seed documents under one canonical name (the dialects
-rename on the wire). Instances are frozen: a command produces a new version with ``model_copy``.
+rename on the wire). Instances are frozen: a command produces a new version with :func:`replace`.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -18,6 +18,47 @@ from payment_intent.domain.status import (
 )
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
+
+M = TypeVar("M", bound=BaseModel)
+
+#: Per class: its field names, and one "every field was set" set shared by the instances that
+#: :func:`trusted` builds. pydantic copies that set before ``model_copy`` adds to it, so sharing it
+#: is safe; it saves a set per instance.
+_FIELDS: dict[type[BaseModel], tuple[frozenset[str], set[str]]] = {}
+_new = object.__new__
+_set = object.__setattr__
+
+
+def _fields(cls: type[BaseModel]) -> tuple[frozenset[str], set[str]]:
+    known = _FIELDS.get(cls)
+    if known is None:
+        known = _FIELDS[cls] = (frozenset(cls.model_fields), set(cls.model_fields))
+    return known
+
+
+def trusted(cls: type[M], values: dict[str, Any]) -> M:
+    """An instance over ``values`` (one for every field) without validating them.
+
+    Only for values the library produced and checked itself: a new version of a validated intent,
+    or a row read back from the library's own store. About ten times cheaper than validation.
+    """
+    instance: M = _new(cls)
+    _set(instance, "__dict__", values)
+    _set(instance, "__pydantic_fields_set__", _fields(cls)[1])
+    _set(instance, "__pydantic_extra__", None)
+    _set(instance, "__pydantic_private__", None)
+    return instance
+
+
+def replace(model: M, **changes: Any) -> M:
+    """A copy of a frozen model with ``changes`` applied, unvalidated: the domain checked them."""
+    cls = type(model)
+    if not changes.keys() <= _fields(cls)[0]:
+        raise TypeError(f"{cls.__name__} has no field {sorted(changes.keys() - _fields(cls)[0])}")
+    values = model.__dict__.copy()
+    values.update(changes)
+    return trusted(cls, values)
+
 
 ChargeStatus = Literal["succeeded", "pending", "failed"]
 
@@ -128,7 +169,7 @@ class PaymentIntent(BaseModel):
 
     def evolve(self, **changes: Any) -> PaymentIntent:
         """A copy with ``changes`` applied; used by the domain only, after it has checked them."""
-        return self.model_copy(update=changes)
+        return replace(self, **changes)
 
 
 #: Fields a browser holding the client secret may see (Stripe's publishable-key view).
