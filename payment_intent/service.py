@@ -45,7 +45,7 @@ from payment_intent.domain.params import (
 )
 from payment_intent.domain.profiles import Profile, get_profile
 from payment_intent.domain.status import ConfirmationMethod, EventType, Status
-from payment_intent.ids import new_client_secret, new_id
+from payment_intent.ids import event_id, new_client_secret, new_id
 from payment_intent.ports import Clock, Commit, IdempotencyRecord, ListQuery, Processor, Store
 from payment_intent.stores import default_store, store_from_url
 
@@ -514,7 +514,7 @@ class PaymentIntents:
             trusted(
                 Event,
                 {
-                    "id": new_id("evt"),
+                    "id": event_id(intent.id, intent.version, index),
                     "type": event_type.value,
                     "created": now,
                     "intent_id": intent.id,
@@ -524,7 +524,7 @@ class PaymentIntents:
                     "sequence": None,
                 },
             )
-            for event_type, previous in change.events
+            for index, (event_type, previous) in enumerate(change.events)
         )
 
     # -- payment attempts ----------------------------------------------------------------------

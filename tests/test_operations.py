@@ -208,3 +208,33 @@ def test_concurrent_captures_collect_once(svc: PaymentIntents) -> None:
         assert 1_000 <= pi.amount_received <= 1_005
     succeeded = [e for e in svc.events(limit=1000).data if e.type == "payment_intent.succeeded"]
     assert len(succeeded) == len(holds)
+
+
+def test_previous_attributes_render_as_pydantic_renders_them() -> None:
+    # The fast JSON path for flat models must agree with model_dump(mode="json") field for field.
+    from payment_intent.domain.aggregate import _FLAT_MODELS, previous_attributes
+    from payment_intent.domain.model import Charge, NextAction, PaymentError
+
+    for model in _FLAT_MODELS:
+        for field in model.model_fields.values():
+            assert field.annotation in (str, int, bool, str | None, int | None) or str(
+                field.annotation
+            ).startswith("typing.Literal"), (model, field)
+    charge = Charge(
+        id="ch_1",
+        amount=5,
+        status="failed",
+        payment_method="pm",
+        payment_method_type="card",
+        failure_code="card_declined",
+        created=1,
+    )
+    error = PaymentError(type="card_error", code="card_declined", message="m", decline_code="x")
+    action = NextAction(redirect_url="https://a.example/r", return_url=None)
+    svc = PaymentIntents()
+    before = svc.create(amount=1000, currency="usd", metadata={"a": "b"})
+    after = before.evolve(
+        charges=(charge,), last_payment_error=error, next_action=action, metadata={"c": "d"}
+    )
+    changed = previous_attributes(after, before)
+    assert changed == after.model_dump(mode="json", include=set(changed))

@@ -150,8 +150,10 @@ _STATES = {status: MACHINE.get_state(status.value) for status in Status}
 _STATUS = {status.value: status for status in Status}
 # advance() fires a row's Transition itself, which skips the machine-wide prepare and finalize
 # callbacks: make sure there are none to skip, and that every (trigger, source) has one row.
-if MACHINE.prepare_event or MACHINE.finalize_event or any(
-    len(rows) != 1 for event in _EVENTS.values() for rows in event.transitions.values()
+if (
+    MACHINE.prepare_event
+    or MACHINE.finalize_event
+    or any(len(rows) != 1 for event in _EVENTS.values() for rows in event.transitions.values())
 ):
     raise RuntimeError("advance() expects one row per (trigger, source) and no event callbacks")
 

@@ -6,9 +6,9 @@ rename on the wire). Instances are frozen: a command produces a new version with
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, NoReturn, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict
 
 from payment_intent.domain.status import (
     CancellationReason,
@@ -61,6 +61,53 @@ def replace(model: M, **changes: Any) -> M:
 
 
 ChargeStatus = Literal["succeeded", "pending", "failed"]
+
+
+class FrozenDict(dict[str, str]):
+    """``metadata`` that refuses changes, so that an intent is immutable all the way down: a store
+    can hand out the very object it holds, and nobody can change a stored intent by accident."""
+
+    __slots__ = ()
+
+    def _refuse(self) -> NoReturn:
+        raise TypeError("metadata is read-only: pass new metadata to update() instead")
+
+    def __setitem__(self, key: str, value: str) -> NoReturn:
+        self._refuse()
+
+    def __delitem__(self, key: str) -> NoReturn:
+        self._refuse()
+
+    def __ior__(self, other: Any) -> NoReturn:  # type: ignore[misc]
+        self._refuse()
+
+    def clear(self) -> NoReturn:
+        self._refuse()
+
+    def pop(self, *args: Any) -> NoReturn:
+        self._refuse()
+
+    def popitem(self) -> NoReturn:
+        self._refuse()
+
+    def setdefault(self, *args: Any) -> NoReturn:
+        self._refuse()
+
+    def update(self, *args: Any, **kwargs: Any) -> NoReturn:
+        self._refuse()
+
+    def __reduce__(self) -> tuple[type[FrozenDict], tuple[dict[str, str]]]:
+        return FrozenDict, (dict(self),)
+
+    def __copy__(self) -> FrozenDict:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> FrozenDict:
+        return self
+
+
+#: The empty metadata every intent starts from (one shared object: it cannot change).
+NO_METADATA = FrozenDict()
 
 
 class Charge(BaseModel):
@@ -150,7 +197,7 @@ class PaymentIntent(BaseModel):
     charges: tuple[Charge, ...] = ()
     last_payment_error: PaymentError | None = None
     next_action: NextAction | None = None
-    metadata: dict[str, str] = {}
+    metadata: Annotated[dict[str, str], AfterValidator(FrozenDict)] = NO_METADATA
     capture_before_at: int | None = None
     cancellation_reason: CancellationReason | None = None
     canceled_at: int | None = None
