@@ -18,7 +18,7 @@ from typing import Any, Generic, Literal, TypeVar, Union, get_args, get_origin
 
 from pydantic import BaseModel
 
-from payment_intent.domain.model import trusted
+from payment_intent.domain.model import FrozenDict, trusted
 
 M = TypeVar("M", bound=BaseModel)
 Convert = Callable[[Any], Any]
@@ -37,11 +37,13 @@ class Codec(Generic[M]):
         self._values = getter if len(self.names) > 1 else lambda values: (getter(values),)
         self._special: list[tuple[int, Convert]] = []
         self._decoders: list[tuple[str, Convert]] = []
+        self._encoders: dict[str, Convert] = {}
         for index, (name, field) in enumerate(cls.model_fields.items()):
             conversion = _conversion(field.annotation, f"{cls.__name__}.{name}")
             if conversion is not None:
                 self._special.append((index, conversion[0]))
                 self._decoders.append((name, conversion[1]))
+                self._encoders[name] = conversion[0]
 
     def encode(self, model: M) -> tuple[Any, ...]:
         """The model's field values as plain data (``marshal``-able)."""
@@ -54,6 +56,11 @@ class Codec(Generic[M]):
             if value is not None:
                 plain[index] = encode(value)
         return tuple(plain)
+
+    def encode_field(self, name: str, value: Any) -> Any:
+        """One field's value as plain data."""
+        encode = self._encoders.get(name)
+        return value if encode is None or value is None else encode(value)
 
     def decode(self, plain: tuple[Any, ...]) -> M:
         """The model back from :meth:`encode`'s output."""
@@ -94,7 +101,7 @@ def _conversion(annotation: Any, where: str) -> tuple[Convert, Convert] | None:
     if origin is dict:
         key, value = get_args(annotation)
         if key is str and value is str:
-            return None
+            return dict, FrozenDict
         raise TypeError(f"{where}: only dict[str, str] is supported")
     if isinstance(annotation, type) and issubclass(annotation, Enum):
         members = {member.value: member for member in annotation}

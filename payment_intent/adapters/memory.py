@@ -1,12 +1,16 @@
 """The in-memory store: the default for tests, thread-safe, with the same guarantees as the others.
 
-Every row is kept serialised, exactly as a database would hold it, so a loaded intent never shares
-state with one handed out earlier, and :meth:`snapshot` can show that a refused request changed
-nothing. Rows are compact (:mod:`marshal` of plain tuples, see :mod:`._plain`): an intent is kept
-once, at its latest version, with an undo record per earlier version (the fields that version
-changed, with their old values), and an event stores only its own fields. An event's ``data``, the
-intent as that event's version left it, is rebuilt on reading by undoing the later versions. Sorted
-indexes serve list pages and the expiry sweep without a scan.
+Intents are immutable all the way down (frozen models, read-only metadata), so the store keeps the
+committed objects themselves and hands them out again: no copy, no serialisation on the hot path.
+Each intent keeps, rather than its older versions, one *undo* per version (the fields that version
+changed, with their previous values), and each event keeps only its own fields: an event's
+``data`` is rebuilt on reading by undoing the later versions.
+
+The ``hot_intents`` most recently written intents stay live objects. Older ones are *cold*: packed
+into one :mod:`marshal` blob each (current fields, undos and events as plain tuples, see
+:mod:`._plain`), which is about a fifth of the memory. A cold intent is unpacked when read, and
+becomes hot again when written. Bucketed sorted indexes (:mod:`._sorted`) serve list pages and the
+expiry sweep without a scan, at a cost that does not grow with the store.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import json
 import marshal
 import threading
+from bisect import bisect_left
 from dataclasses import asdict
 from itertools import islice, takewhile
 from typing import Any
@@ -21,28 +26,54 @@ from typing import Any
 from payment_intent.adapters._plain import Codec
 from payment_intent.adapters._sorted import SortedKeys
 from payment_intent.domain.errors import ConcurrencyError
-from payment_intent.domain.model import Event, PaymentIntent
-from payment_intent.domain.status import Status
+from payment_intent.domain.model import Event, PaymentIntent, trusted
+from payment_intent.domain.status import EventType, Status
+from payment_intent.ids import event_id, parse_event_id
 from payment_intent.ports import Commit, IdempotencyRecord, ListQuery
 
 _TOP = chr(0x10FFFF)
 _INTENTS: Codec[PaymentIntent] = Codec(PaymentIntent)
+_FIELDS = _INTENTS.names
+_POSITION = {name: index for index, name in enumerate(_FIELDS)}
+_TYPES = [event_type.value for event_type in EventType]
+_TYPE_CODES = {name: code for code, name in enumerate(_TYPES)}
+
+#: An event of an intent, as stored: ``(sequence, version, index, type, created, previous)``.
+#: ``type`` is a code into ``_TYPES`` when it is one of ours. The id is derived (:func:`event_id`).
+_EventRecord = tuple[int, int, int, int | str, int, dict[str, Any]]
 
 
 class _Row:
-    """One stored intent: its latest version serialised, what the indexes need, and its history.
+    """One intent: its current version (an object while hot, in ``cold`` otherwise), what the
+    indexes need, and its history.
 
-    ``undo[i]`` turns version ``i + 2`` back into version ``i + 1``: a marshalled dict from field
-    position to the value that version had there.
+    ``cold`` holds the state as of the last time the row went cold: ``(fields, undos, events)``.
+    ``undos`` and ``events`` hold what was written since, as objects: ``undos[i]`` maps each field
+    that a version changed to its value in the version before.
     """
 
-    __slots__ = ("created", "customer", "data", "due_at", "status", "undo", "version")
+    __slots__ = (
+        "cold",
+        "created",
+        "customer",
+        "due_at",
+        "events",
+        "intent",
+        "status",
+        "undos",
+        "version",
+    )
 
-    def __init__(self, intent: PaymentIntent, data: bytes, undo: tuple[bytes, ...]) -> None:
-        self.data = data
-        self.undo = undo
-        self.version = intent.version
+    def __init__(self, intent: PaymentIntent) -> None:
+        self.cold: bytes | None = None
+        self.intent: PaymentIntent | None = intent
+        self.undos: list[dict[str, Any]] = []
+        self.events: list[_EventRecord] = []
         self.created = intent.created
+        self._describe(intent)
+
+    def _describe(self, intent: PaymentIntent) -> None:
+        self.version = intent.version
         self.customer = intent.customer
         self.status = intent.status
         self.due_at = intent.capture_before_at if intent.status is Status.REQUIRES_CAPTURE else None
@@ -57,60 +88,115 @@ class _Row:
             (self.customer, self.status),
         )
 
-    def at_version(self, version: int) -> tuple[Any, ...]:
-        """The plain tuple of this intent as it stood at ``version``."""
-        values = list(marshal.loads(self.data))
-        for undo in reversed(self.undo[version - 1 :]):
-            for index, value in marshal.loads(undo).items():
-                values[index] = value
-        return tuple(values)
+    def current(self) -> PaymentIntent:
+        if self.intent is not None:
+            return self.intent
+        assert self.cold is not None
+        return _INTENTS.decode(marshal.loads(self.cold)[0])
+
+    def write(self, intent: PaymentIntent) -> None:
+        """Make ``intent`` (the next version) current, recording what it changed."""
+        old = self.current().__dict__
+        new = intent.__dict__
+        # Versions share the objects they did not change, so identity settles most fields.
+        self.undos.append({k: v for k, v in old.items() if new[k] is not v and new[k] != v})
+        self.intent = intent
+        self._describe(intent)
+
+    def freeze(self) -> None:
+        """Pack this row into its cold blob (it stays readable; writing it thaws it again)."""
+        intent = self.current()
+        undos: list[dict[int, Any]] = []
+        events: list[_EventRecord] = []
+        if self.cold is not None:
+            _, undos, events = marshal.loads(self.cold)
+        undos.extend(
+            {_POSITION[name]: _INTENTS.encode_field(name, value) for name, value in undo.items()}
+            for undo in self.undos
+        )
+        events.extend(self.events)
+        self.cold = marshal.dumps((_INTENTS.encode(intent), undos, events))
+        self.intent, self.undos, self.events = None, [], []
+
+    def history(self) -> tuple[list[_EventRecord], Any]:
+        """All events of this intent, oldest first, and a function from a version to the intent."""
+        undos_plain: list[dict[int, Any]] = []
+        events: list[_EventRecord] = []
+        current_plain: tuple[Any, ...] | None = None
+        if self.cold is not None:
+            current_plain, undos_plain, events = marshal.loads(self.cold)
+        events = [*events, *self.events]
+        hot_undos = self.undos
+        cold_version = self.version - len(hot_undos)
+
+        def at_version(version: int) -> PaymentIntent:
+            if version >= cold_version:
+                fields = dict(self.current().__dict__)
+                for undo in reversed(hot_undos[version - cold_version :]):
+                    fields.update(undo)
+                return trusted(PaymentIntent, fields)
+            assert current_plain is not None
+            values = list(current_plain)
+            for undo in reversed(undos_plain[version - 1 :]):
+                for index, value in undo.items():
+                    values[index] = value
+            return _INTENTS.decode(tuple(values))
+
+        return events, at_version
 
 
 def _conflict(message: str) -> ConcurrencyError:
     return ConcurrencyError(message, code="concurrent_modification")
 
 
-def _event_record(event: Event, intent: PaymentIntent | None) -> bytes:
-    """An event as stored: its own fields when ``data`` is the committed version (the service's
-    events always are), else the whole event as JSON."""
+def _own_record(event: Event, intent: PaymentIntent | None, index: int) -> _EventRecord | None:
+    """How the row stores ``event``, or ``None`` if the store must keep the whole event: its data
+    is not the committed version, its id is not the derived one, or marshal cannot write it."""
     if (
-        intent is not None
-        and event.intent_id == intent.id
-        and event.intent_version == intent.version
-        and (event.data is intent or event.data == intent)
+        intent is None
+        or event.intent_id != intent.id
+        or event.intent_version != intent.version
+        or event.id != event_id(intent.id, intent.version, index)
+        or not (event.data is intent or event.data == intent)
     ):
-        fields = (
-            event.id,
-            event.type,
-            event.created,
-            event.intent_id,
-            event.intent_version,
-            event.previous_attributes,
-        )
-        try:
-            return marshal.dumps(fields)
-        except ValueError:  # previous_attributes holds something marshal cannot write
-            pass
-    return marshal.dumps((event.id, event.model_dump_json(exclude={"sequence"})))
+        return None
+    try:
+        marshal.dumps(event.previous_attributes)
+    except ValueError:
+        return None
+    code = _TYPE_CODES.get(event.type, event.type)
+    return (0, intent.version, index, code, event.created, event.previous_attributes)
 
 
 class InMemoryStore:
-    """A store in this process's memory; nothing outlives it."""
+    """A store in this process's memory; nothing outlives it.
 
-    def __init__(self) -> None:
+    ``hot_intents`` is how many recently written intents stay live objects (fastest to read and
+    write again); the rest are packed compactly.
+    """
+
+    def __init__(self, hot_intents: int = 1024) -> None:
+        if not isinstance(hot_intents, int) or hot_intents < 1:
+            raise ValueError("hot_intents must be a positive integer")
         self._lock = threading.Lock()
+        self._hot_limit = hot_intents
+        self._hot: dict[str, None] = {}
         self._rows: dict[str, _Row] = {}
         self._indexes: dict[tuple[str | None, Status | None], SortedKeys] = {}
         self._due = SortedKeys()
-        self._events: list[bytes] = []
-        self._event_positions: dict[str, int] = {}
+        # Per event sequence: the id of the intent whose row holds it, or None for the events
+        # kept whole (in _foreign, found by id through _foreign_positions).
+        self._events: list[str | None] = []
+        self._foreign: dict[int, bytes] = {}
+        self._foreign_positions: dict[str, int] = {}
         self._idempotency: dict[str, bytes] = {}
 
     # -- reads ---------------------------------------------------------------------------------
 
     def load(self, intent_id: str) -> PaymentIntent | None:
-        row = self._rows.get(intent_id)
-        return _INTENTS.decode(marshal.loads(row.data)) if row is not None else None
+        with self._lock:
+            row = self._rows.get(intent_id)
+            return row.current() if row is not None else None
 
     def idempotency_record(self, key: str) -> IdempotencyRecord | None:
         raw = self._idempotency.get(key)
@@ -129,19 +215,14 @@ class InMemoryStore:
                     found = keys.ascending(low, inclusive=True)
                 else:
                     found = keys.ascending(query.before)
-                picked = list(
-                    islice(takewhile(lambda k: high is None or k <= high, found), query.limit)
-                )
+                found = takewhile(lambda key: high is None or key <= high, found)
             else:
                 if query.after is not None and (high is None or query.after <= high):
                     found = keys.descending(query.after)
                 else:
                     found = keys.descending(high, inclusive=True)
-                picked = list(
-                    islice(takewhile(lambda k: low is None or k >= low, found), query.limit)
-                )
-            raws = [self._rows[intent_id].data for _, intent_id in picked]
-        return [_INTENTS.decode(marshal.loads(raw)) for raw in raws]
+                found = takewhile(lambda key: low is None or key >= low, found)
+            return [self._rows[intent_id].current() for _, intent_id in islice(found, query.limit)]
 
     def due_authorizations(self, now: int, limit: int) -> list[str]:
         with self._lock:
@@ -149,32 +230,49 @@ class InMemoryStore:
             return [intent_id for _, intent_id in islice(due, limit)]
 
     def event_position(self, event_id: str) -> int | None:
-        return self._event_positions.get(event_id)
+        with self._lock:
+            found = self._foreign_positions.get(event_id)
+            if found is not None:
+                return found
+            parsed = parse_event_id(event_id) if isinstance(event_id, str) else None
+            row = self._rows.get(parsed[0]) if parsed is not None else None
+            if parsed is None or row is None:
+                return None
+            _, version, index = parsed
+            events, _ = row.history()
+            for sequence, event_version, event_index, *_ in events:
+                if (event_version, event_index) == (version, index):
+                    return sequence
+            return None
 
     def read_events(self, after_sequence: int, limit: int) -> list[Event]:
         with self._lock:
             return self._read_events(max(after_sequence, 0), limit)
 
     def _read_events(self, start: int, limit: int) -> list[Event]:
+        histories: dict[str, Any] = {}
         versions: dict[tuple[str, int], PaymentIntent] = {}
         events = []
-        for sequence, raw in enumerate(self._events[start : start + limit], start + 1):
-            fields = marshal.loads(raw)
-            if len(fields) == 2:
-                event = Event.model_validate_json(fields[1])
+        for sequence, owner in enumerate(self._events[start : start + limit], start + 1):
+            if owner is None:
+                event = Event.model_validate_json(self._foreign[sequence])
                 events.append(event.model_copy(update={"sequence": sequence}))
                 continue
-            event_id, event_type, created, intent_id, version, previous = fields
-            data = versions.get((intent_id, version))
+            history = histories.get(owner)
+            if history is None:
+                history = histories[owner] = self._rows[owner].history()
+            records, at_version = history
+            found = records[bisect_left(records, (sequence,))]
+            _, version, index, code, created, previous = found
+            data = versions.get((owner, version))
             if data is None:
-                data = _INTENTS.decode(self._rows[intent_id].at_version(version))
-                versions[intent_id, version] = data
+                data = versions[owner, version] = at_version(version)
             events.append(
                 Event(
-                    id=event_id,
-                    type=event_type,
+                    id=event_id(owner, version, index),
+                    type=_TYPES[code] if isinstance(code, int) else code,
                     created=created,
-                    intent_id=intent_id,
+                    intent_id=owner,
                     intent_version=version,
                     data=data,
                     previous_attributes=previous,
@@ -187,14 +285,17 @@ class InMemoryStore:
 
     def commit(self, commit: Commit) -> None:
         intent = commit.intent
-        plain = _INTENTS.encode(intent) if intent is not None else None
-        events = [_event_record(event, intent) for event in commit.events]
+        own = [_own_record(event, intent, index) for index, event in enumerate(commit.events)]
+        foreign = [
+            event.model_dump_json(exclude={"sequence"}).encode() if record is None else b""
+            for event, record in zip(commit.events, own, strict=True)
+        ]
         record = commit.idempotency
         with self._lock:
-            current = None
+            row = None
             if intent is not None:
-                current = self._rows.get(intent.id)
-                stored_version = current.version if current is not None else 0
+                row = self._rows.get(intent.id)
+                stored_version = row.version if row is not None else 0
                 if (
                     stored_version != commit.expected_version
                     or intent.version != stored_version + 1
@@ -210,46 +311,57 @@ class InMemoryStore:
                         f"Idempotency key {record.key!r} was used by a concurrent request."
                     )
             # Checks passed: from here on nothing can fail, so the commit is all or nothing.
-            if intent is not None and plain is not None:
-                undo: tuple[bytes, ...] = ()
-                if current is not None:
-                    old = marshal.loads(current.data)
-                    changed = {i: value for i, value in enumerate(old) if value != plain[i]}
-                    undo = (*current.undo, marshal.dumps(changed))
-                self._put(intent.id, current, _Row(intent, marshal.dumps(plain), undo))
-            sequence = len(self._events)
-            for event, raw in zip(commit.events, events, strict=True):
-                sequence += 1
-                self._events.append(raw)
-                self._event_positions[event.id] = sequence
+            if intent is not None:
+                row = self._write(intent, row)
+            for event, own_record, raw in zip(commit.events, own, foreign, strict=True):
+                if own_record is None or row is None:
+                    self._events.append(None)
+                    sequence = len(self._events)
+                    self._foreign[sequence] = raw
+                    self._foreign_positions[event.id] = sequence
+                else:
+                    self._events.append(event.intent_id)
+                    _, version, index, code, created, previous = own_record
+                    row.events.append((len(self._events), version, index, code, created, previous))
             if record is not None:
                 self._idempotency[record.key] = json.dumps(asdict(record), sort_keys=True).encode()
 
-    def _put(self, intent_id: str, old: _Row | None, row: _Row) -> None:
-        self._rows[intent_id] = row
-        # An intent's creation time never changes, so only the status indexes move.
-        new_keys = row.index_keys()
-        if old is not None:
-            old_keys = old.index_keys()
-            if old_keys == new_keys and old.due_at == row.due_at:
-                return
-            position = (old.created, intent_id)
-            for index_key in old_keys:
-                if index_key not in new_keys:
-                    self._indexes[index_key].remove(position)
-            if old.due_at is not None:
-                self._due.remove((old.due_at, intent_id))
+    def _write(self, intent: PaymentIntent, row: _Row | None) -> _Row:
+        """Store ``intent`` as its row's current version, move it in the indexes, keep it hot."""
+        intent_id = intent.id
+        position = (intent.created, intent_id)
+        if row is None:
+            row = self._rows[intent_id] = _Row(intent)
+            old_keys: tuple[tuple[str | None, Status | None], ...] = ()
+            old_due = None
         else:
-            old_keys = ()
+            old_keys, old_due = row.index_keys(), row.due_at
+            row.write(intent)
             position = (row.created, intent_id)
-        for index_key in new_keys:
-            if index_key not in old_keys:
-                keys = self._indexes.get(index_key)
-                if keys is None:
-                    keys = self._indexes[index_key] = SortedKeys()
-                keys.add(position)
-        if row.due_at is not None:
-            self._due.add((row.due_at, intent_id))
+        new_keys = row.index_keys()
+        if old_keys != new_keys:
+            for key in old_keys:
+                if key not in new_keys:
+                    self._indexes[key].remove(position)
+            for key in new_keys:
+                if key not in old_keys:
+                    keys = self._indexes.get(key)
+                    if keys is None:
+                        keys = self._indexes[key] = SortedKeys()
+                    keys.add(position)
+        if old_due != row.due_at:
+            if old_due is not None:
+                self._due.remove((old_due, intent_id))
+            if row.due_at is not None:
+                self._due.add((row.due_at, intent_id))
+        hot = self._hot
+        hot.pop(intent_id, None)
+        hot[intent_id] = None
+        if len(hot) > self._hot_limit:
+            coldest = next(iter(hot))
+            del hot[coldest]
+            self._rows[coldest].freeze()
+        return row
 
     # -- housekeeping ----------------------------------------------------------------------------
 
@@ -258,8 +370,7 @@ class InMemoryStore:
         with self._lock:
             state: dict[str, Any] = {
                 "intents": {
-                    k: _INTENTS.decode(marshal.loads(self._rows[k].data)).model_dump_json()
-                    for k in sorted(self._rows)
+                    k: self._rows[k].current().model_dump_json() for k in sorted(self._rows)
                 },
                 "events": [e.model_dump_json() for e in self._read_events(0, len(self._events))],
                 "idempotency": {

@@ -25,11 +25,13 @@ from typing import Any, ClassVar, cast
 import pytest
 
 from payment_intent.adapters.clocks import ManualClock
+from payment_intent.domain.aggregate import previous_attributes
 from payment_intent.domain.errors import CardError, ConcurrencyError, InvalidRequestError
 from payment_intent.domain.model import (
     CardOptions,
     Charge,
     Event,
+    FrozenDict,
     PaymentIntent,
     PaymentMethodOptions,
 )
@@ -39,7 +41,7 @@ from payment_intent.domain.status import (
     EventType,
     Status,
 )
-from payment_intent.ids import new_id
+from payment_intent.ids import event_id, new_id
 from payment_intent.ports import Commit, IdempotencyRecord, ListQuery, Store
 from payment_intent.service import PaymentIntents
 
@@ -537,6 +539,76 @@ class StoreContract(ABC):
         for event in events:
             assert store.event_position(event.id) == event.sequence
         assert events[3].data == a2
+
+    def test_events_keep_their_version_after_later_versions(self, store: Store) -> None:
+        # Made as the service makes them: derived ids, the committed version as data, the
+        # previous values of what changed. A store may rebuild old events' data from later rows.
+        hold = Charge(
+            id=new_id("ch"),
+            amount=5_000,
+            status="succeeded",
+            payment_method="pm_card_visa",
+            payment_method_type="card",
+            created=T0 + 1,
+        )
+        first = make_intent(metadata={"order": "1"})
+        versions = [
+            first,
+            next_version(
+                first,
+                status=Status.REQUIRES_CAPTURE,
+                payment_method="pm_card_visa",
+                amount_capturable=5_000,
+                capture_before_at=T0 + 7 * DAY,
+                charges=(hold,),
+                updated_at=T0 + 1,
+            ),
+        ]
+        versions.append(
+            next_version(
+                versions[-1],
+                status=Status.SUCCEEDED,
+                amount_capturable=0,
+                amount_received=4_000,
+                capture_before_at=None,
+                charges=(hold.model_copy(update={"captured": True, "amount_captured": 4_000}),),
+                updated_at=T0 + 2,
+            )
+        )
+        versions.append(
+            next_version(
+                versions[-1], metadata=FrozenDict({"order": "1", "note": "n"}), description="d"
+            )
+        )
+        emitted = (2, 1, 1, 0)  # events per version: the last one emits none
+        expected: list[tuple[str, int]] = []
+        for number, intent in enumerate(versions, 1):
+            before = versions[number - 2] if number > 1 else None
+            events = tuple(
+                Event(
+                    id=event_id(intent.id, intent.version, index),
+                    type=EventType.SUCCEEDED.value,
+                    created=intent.updated_at,
+                    intent_id=intent.id,
+                    intent_version=intent.version,
+                    data=intent,
+                    previous_attributes=(
+                        previous_attributes(before, intent) if before is not None else {}
+                    ),
+                )
+                for index in range(emitted[number - 1])
+            )
+            store.commit(Commit(intent, number - 1, events))
+            expected.extend((event.id, number) for event in events)
+            insert(store, make_intent())  # other intents in between, as in any real store
+        events = [event for event in all_events(store) if event.intent_id == first.id]
+        assert [(event.id, event.intent_version) for event in events] == expected
+        for event in events:
+            assert event.data == versions[event.intent_version - 1]
+            assert event.data.model_dump() == versions[event.intent_version - 1].model_dump()
+            assert store.event_position(event.id) == event.sequence
+        assert events[3].previous_attributes["amount_received"] == 0
+        assert store.event_position(event_id(first.id, 4, 0)) is None
 
     def test_an_event_reads_back_as_committed_with_its_sequence(self, store: Store) -> None:
         intent = rich_intent()

@@ -76,6 +76,10 @@ class PaymentIntentMachine(RuleBasedStateMachine):
         self.known: list[str] = []
         self.keyed: dict[str, Call] = {}
         self.events_by_intent: dict[str, list[Event]] = {}
+        #: Every event read so far, in feed order.
+        self.event_log: list[Event] = []
+        #: Every version of every intent this machine has seen, to check events' ``data`` against.
+        self.versions: dict[tuple[str, int], PaymentIntent] = {}
         self._event_cursor: str | None = None
         self._key_counter = 0
 
@@ -354,21 +358,39 @@ class PaymentIntentMachine(RuleBasedStateMachine):
                 raise InvariantViolation(f"{intent_id} was returned but is not stored")
             assert_invariants(intent, now)
             self.history.observe(intent)
+            self.versions[intent.id, intent.version] = intent
             stored[intent_id] = intent
         self._read_new_events(stored)
         self.check_state(stored)
 
     def _read_new_events(self, stored: dict[str, PaymentIntent]) -> None:
+        self._reread_events()
         while True:
             page = self.service.events(starting_after=self._event_cursor, limit=100)
             for event in page.data:
                 assert event.data.version == event.intent_version
+                seen = self.versions.get((event.intent_id, event.intent_version))
+                assert seen is None or event.data == seen, "an event's data is not its version"
                 assert event.intent_version <= stored[event.intent_id].version
                 assert_invariants(event.data)
                 self.events_by_intent.setdefault(event.intent_id, []).append(event)
+                self.event_log.append(event)
                 self._event_cursor = event.id
             if not page.has_more:
                 return
+
+    def _reread_events(self) -> None:
+        """The whole feed again from the start: events never change once committed, even after
+        later versions of their intent (a store may rebuild their ``data``)."""
+        again: list[Event] = []
+        cursor: str | None = None
+        while len(again) < len(self.event_log):
+            page = self.service.events(starting_after=cursor, limit=100)
+            again.extend(page.data)
+            if not page.data:
+                break
+            cursor = page.data[-1].id
+        assert again[: len(self.event_log)] == self.event_log, "a committed event changed"
 
     def check_state(self, stored: dict[str, PaymentIntent]) -> None:
         """Called after every step with every stored intent; extend with your own checks."""

@@ -11,3 +11,10 @@ from payment_intent.testing.contract import StoreContract
 class TestInMemoryStore(StoreContract):
     def make_store(self, tmp_path: Path) -> InMemoryStore:
         return InMemoryStore()
+
+
+class TestColdInMemoryStore(StoreContract):
+    """Every intent but the last one written is packed: the contract holds for the packed form."""
+
+    def make_store(self, tmp_path: Path) -> InMemoryStore:
+        return InMemoryStore(hot_intents=1)
