@@ -584,7 +584,7 @@ class StoreContract(ABC):
         expected: list[tuple[str, int]] = []
         for number, intent in enumerate(versions, 1):
             before = versions[number - 2] if number > 1 else None
-            events = tuple(
+            emits = tuple(
                 Event(
                     id=event_id(intent.id, intent.version, index),
                     type=EventType.SUCCEEDED.value,
@@ -598,8 +598,8 @@ class StoreContract(ABC):
                 )
                 for index in range(emitted[number - 1])
             )
-            store.commit(Commit(intent, number - 1, events))
-            expected.extend((event.id, number) for event in events)
+            store.commit(Commit(intent, number - 1, emits))
+            expected.extend((event.id, number) for event in emits)
             insert(store, make_intent())  # other intents in between, as in any real store
         events = [event for event in all_events(store) if event.intent_id == first.id]
         assert [(event.id, event.intent_version) for event in events] == expected
