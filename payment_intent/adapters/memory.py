@@ -168,6 +168,20 @@ def _own_record(event: Event, intent: PaymentIntent | None, index: int) -> _Even
     return (0, intent.version, index, code, event.created, event.previous_attributes)
 
 
+def _pack_record(record: IdempotencyRecord) -> bytes:
+    """An idempotency record as bytes: marshal, or JSON when the response holds other types."""
+    fields = (record.key, record.fingerprint, record.created, record.expires_at, record.response)
+    try:
+        return b"m" + marshal.dumps(fields)
+    except ValueError:
+        return b"j" + json.dumps(fields).encode()
+
+
+def _unpack_record(packed: bytes) -> IdempotencyRecord:
+    fields = marshal.loads(packed[1:]) if packed[:1] == b"m" else json.loads(packed[1:])
+    return IdempotencyRecord(*fields)
+
+
 class InMemoryStore:
     """A store in this process's memory; nothing outlives it.
 
@@ -189,7 +203,8 @@ class InMemoryStore:
         self._events: list[str | None] = []
         self._foreign: dict[int, bytes] = {}
         self._foreign_positions: dict[str, int] = {}
-        self._idempotency: dict[str, bytes] = {}
+        # key -> (expires_at, the record packed by _pack_record)
+        self._idempotency: dict[str, tuple[int, bytes]] = {}
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -199,8 +214,8 @@ class InMemoryStore:
             return row.current() if row is not None else None
 
     def idempotency_record(self, key: str) -> IdempotencyRecord | None:
-        raw = self._idempotency.get(key)
-        return IdempotencyRecord(**json.loads(raw)) if raw is not None else None
+        held = self._idempotency.get(key)
+        return _unpack_record(held[1]) if held is not None else None
 
     def list_intents(self, query: ListQuery) -> list[PaymentIntent]:
         low = None if query.created_gte is None else (query.created_gte, "")
@@ -291,6 +306,7 @@ class InMemoryStore:
             for event, record in zip(commit.events, own, strict=True)
         ]
         record = commit.idempotency
+        packed = _pack_record(record) if record is not None else b""
         with self._lock:
             row = None
             if intent is not None:
@@ -306,7 +322,7 @@ class InMemoryStore:
                     )
             if record is not None:
                 held = self._idempotency.get(record.key)
-                if held is not None and json.loads(held)["expires_at"] > record.created:
+                if held is not None and held[0] > record.created:
                     raise _conflict(
                         f"Idempotency key {record.key!r} was used by a concurrent request."
                     )
@@ -324,7 +340,7 @@ class InMemoryStore:
                     _, version, index, code, created, previous = own_record
                     row.events.append((len(self._events), version, index, code, created, previous))
             if record is not None:
-                self._idempotency[record.key] = json.dumps(asdict(record), sort_keys=True).encode()
+                self._idempotency[record.key] = (record.expires_at, packed)
 
     def _write(self, intent: PaymentIntent, row: _Row | None) -> _Row:
         """Store ``intent`` as its row's current version, move it in the indexes, keep it hot."""
@@ -374,7 +390,8 @@ class InMemoryStore:
                 },
                 "events": [e.model_dump_json() for e in self._read_events(0, len(self._events))],
                 "idempotency": {
-                    k: self._idempotency[k].decode() for k in sorted(self._idempotency)
+                    k: json.dumps(asdict(_unpack_record(self._idempotency[k][1])), sort_keys=True)
+                    for k in sorted(self._idempotency)
                 },
             }
         return json.dumps(state, sort_keys=True).encode()
