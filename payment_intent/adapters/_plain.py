@@ -37,13 +37,14 @@ class Codec(Generic[M]):
         self._values = getter if len(self.names) > 1 else lambda values: (getter(values),)
         self._special: list[tuple[int, Convert]] = []
         self._decoders: list[tuple[str, Convert]] = []
-        self._encoders: dict[str, Convert] = {}
+        #: Per field that needs one, the function that makes its (non-None) values plain.
+        self.field_encoders: dict[str, Convert] = {}
         for index, (name, field) in enumerate(cls.model_fields.items()):
             conversion = _conversion(field.annotation, f"{cls.__name__}.{name}")
             if conversion is not None:
                 self._special.append((index, conversion[0]))
                 self._decoders.append((name, conversion[1]))
-                self._encoders[name] = conversion[0]
+                self.field_encoders[name] = conversion[0]
 
     def encode(self, model: M) -> tuple[Any, ...]:
         """The model's field values as plain data (``marshal``-able)."""
@@ -59,7 +60,7 @@ class Codec(Generic[M]):
 
     def encode_field(self, name: str, value: Any) -> Any:
         """One field's value as plain data."""
-        encode = self._encoders.get(name)
+        encode = self.field_encoders.get(name)
         return value if encode is None or value is None else encode(value)
 
     def decode(self, plain: tuple[Any, ...]) -> M:

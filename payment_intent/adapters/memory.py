@@ -35,6 +35,7 @@ _TOP = chr(0x10FFFF)
 _INTENTS: Codec[PaymentIntent] = Codec(PaymentIntent)
 _FIELDS = _INTENTS.names
 _POSITION = {name: index for index, name in enumerate(_FIELDS)}
+_ENCODERS = _INTENTS.field_encoders
 _TYPES = [event_type.value for event_type in EventType]
 _TYPE_CODES = {name: code for code, name in enumerate(_TYPES)}
 
@@ -110,10 +111,12 @@ class _Row:
         events: list[_EventRecord] = []
         if self.cold is not None:
             _, undos, events = marshal.loads(self.cold)
-        undos.extend(
-            {_POSITION[name]: _INTENTS.encode_field(name, value) for name, value in undo.items()}
-            for undo in self.undos
-        )
+        for undo in self.undos:
+            plain = {}
+            for name, value in undo.items():
+                encode = _ENCODERS.get(name)
+                plain[_POSITION[name]] = value if encode is None or value is None else encode(value)
+            undos.append(plain)
         events.extend(self.events)
         self.cold = marshal.dumps((_INTENTS.encode(intent), undos, events))
         self.intent, self.undos, self.events = None, [], []

@@ -97,7 +97,7 @@ def _json_ready(value: Any) -> Any:
     if value is None or type(value) in (str, int, bool):
         return value
     if isinstance(value, Enum):
-        return value.value
+        return value._value_
     if type(value) in _FLAT_MODELS:
         return dict(value.__dict__)  # every field already JSON-ready
     if isinstance(value, BaseModel):

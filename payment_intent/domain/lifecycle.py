@@ -166,11 +166,11 @@ def advance(status: Status, trigger: str, **guard_args: Any) -> Status:
     first look the same transition up through three more layers (a third of the cost).
     """
     event = _EVENTS[trigger]
-    rows = event.transitions.get(status.value)
+    rows = event.transitions.get(status)  # a Status is the str of its value
     if not rows:
         sources = next(t.sources for t in TRANSITIONS if t.trigger == trigger)
         raise unexpected_state(trigger, status, sources)
-    token = _Token(status.value)
+    token = _Token(status)
     if not rows[0].execute(EventData(_STATES[status], event, MACHINE, token, (), guard_args)):
         raise AssertionError(f"a guard on {trigger} refused without raising")
     return _STATUS[token.status]
