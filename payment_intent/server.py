@@ -14,6 +14,7 @@ import io
 import logging
 import socket
 import socketserver
+import struct
 import sys
 import threading
 import time
@@ -195,7 +196,7 @@ class _Connection(socketserver.StreamRequestHandler):
 
     def setup(self) -> None:
         super().setup()
-        self.connection.settimeout(self.server.idle_timeout)
+        _set_timeouts(self.connection, self.server.idle_timeout)
         self.server._track(self.connection, True)
         self.base_environ = {
             "SERVER_NAME": self.server.server_name,
@@ -249,8 +250,10 @@ class _Connection(socketserver.StreamRequestHandler):
 
     def _read_request(self, line: bytes) -> tuple[dict[str, Any], bool]:
         """The request's WSGI environ, its body read, and whether the connection persists."""
-        if len(line) > MAX_REQUEST_LINE or not line.endswith(b"\n"):
+        if len(line) > MAX_REQUEST_LINE:
             raise BadRequest("Request line too long.")
+        if not line.endswith(b"\n"):  # the client left, or went quiet, mid-line
+            raise ConnectionResetError("incomplete request line")
         parts = line.decode("latin-1").rstrip("\r\n").split(" ")
         if len(parts) != 3 or not parts[0] or not parts[1]:
             raise BadRequest("Malformed request line.")
@@ -302,10 +305,10 @@ class _Connection(socketserver.StreamRequestHandler):
         while True:
             line = rfile.readline(MAX_HEADER_BYTES + 1)
             total += len(line)
-            if total > MAX_HEADER_BYTES or not line.endswith(b"\n"):
-                if not line:
-                    raise ConnectionResetError("the client left mid-request")
+            if total > MAX_HEADER_BYTES:
                 raise BadRequest("Request header fields too large.")
+            if not line.endswith(b"\n"):  # the client left, or went quiet, mid-request
+                raise ConnectionResetError("incomplete request header")
             if line in (b"\r\n", b"\n"):
                 return
             count += 1
@@ -391,7 +394,7 @@ class _Connection(socketserver.StreamRequestHandler):
 
     def _read_exactly(self, length: int) -> bytes:
         data = self.rfile.read(length)
-        if len(data) != length:
+        if data is None or len(data) != length:  # None: the receive timeout ran out
             raise ConnectionResetError("the client left mid-body")
         return data
 
@@ -435,7 +438,7 @@ class _Connection(socketserver.StreamRequestHandler):
         keep_alive: bool,
     ) -> None:
         body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-        lines = [f"HTTP/1.1 {status}\r\nDate: {_date()}\r\nServer: payment_intent\r\n"]
+        lines = [f"HTTP/1.1 {status}\r\nDate: {_date()}\r\n"]
         has_length = False
         for name, value in headers:
             lowered = name.lower()
@@ -462,11 +465,27 @@ class _Connection(socketserver.StreamRequestHandler):
         body = (message + "\n").encode("utf-8")
         head = (
             f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\nDate: {_date()}\r\n"
-            "Server: payment_intent\r\nContent-Type: text/plain; charset=utf-8\r\n"
+            "Content-Type: text/plain; charset=utf-8\r\n"
             f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
         ).encode("latin-1")
         with contextlib.suppress(OSError):
             self.connection.sendall(head + body)
+
+
+def _set_timeouts(connection: socket.socket, seconds: float) -> None:
+    """Make a blocked receive or send give up after ``seconds``.
+
+    On Linux the kernel's own timeouts do it and the socket stays blocking; a Python-level
+    timeout would cost a ``poll`` before every ``recv`` and every ``send``. A receive that times
+    out then reads as the end of the stream, and the connection is closed.
+    """
+    if sys.platform.startswith("linux"):
+        whole = int(seconds)
+        timeval = struct.pack("ll", whole, int((seconds - whole) * 1_000_000))
+        connection.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, timeval)
+        connection.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, timeval)
+    else:
+        connection.settimeout(seconds)
 
 
 _date_cache: tuple[int, str] = (0, "")
