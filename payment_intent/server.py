@@ -37,6 +37,8 @@ MAX_HEADER_BYTES = 64 * 1024
 MAX_HEADERS = 100
 #: Seconds an idle persistent connection (or a stalled request) is kept before it is closed.
 IDLE_TIMEOUT = 30.0
+#: The longest idle timeout accepted: a day.
+MAX_IDLE_TIMEOUT = 86400.0
 
 _REASONS = {
     100: "Continue",
@@ -147,9 +149,10 @@ class Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
         idle_timeout: float = IDLE_TIMEOUT,
         verbose: bool = False,
     ) -> None:
-        if not idle_timeout > 0:
+        if not 0 < idle_timeout <= MAX_IDLE_TIMEOUT:
             raise ValueError(
-                f"idle_timeout must be a positive number of seconds, got {idle_timeout!r}."
+                "idle_timeout must be a number of seconds above 0 and at most "
+                f"{MAX_IDLE_TIMEOUT:g}, got {idle_timeout!r}."
             )
         self.app = app
         self.idle_timeout = idle_timeout
