@@ -273,6 +273,10 @@ class _Connection(socketserver.StreamRequestHandler):
             raise BadRequest("Malformed request line.")
         environ = dict(self.base_environ)
         self._read_headers(environ)
+        if (
+            version == "HTTP/1.1" and "HTTP_HOST" not in environ
+        ):  # RFC 9112 3.2: HTTP/1.1 names its host
+            raise BadRequest("An HTTP/1.1 request must carry a Host header field.")
 
         connection = str(environ.get("HTTP_CONNECTION", "")).lower()
         if "close" in connection:

@@ -22,7 +22,7 @@ from payment_intent.dialects.api import MAX_BODY
 from payment_intent.server import MAX_HEADER_BYTES, make_app, make_server
 from tests.wire.conftest import SEED_KEY, SEED_TIME, bearer, make_api, serving
 
-AUTH = f"Authorization: Bearer {SEED_KEY}\r\n"
+AUTH = f"Host: test\r\nAuthorization: Bearer {SEED_KEY}\r\n"
 FORM = "Content-Type: application/x-www-form-urlencoded\r\n"
 
 
@@ -63,7 +63,7 @@ def _assert_closed(sock: socket.socket) -> None:
 
 def _request(method: str, path: str, headers: str = AUTH, body: bytes = b"") -> bytes:
     length = f"Content-Length: {len(body)}\r\n" if body else ""
-    return f"{method} {path} HTTP/1.1\r\nHost: test\r\n{headers}{length}\r\n".encode() + body
+    return f"{method} {path} HTTP/1.1\r\n{headers}{length}\r\n".encode() + body
 
 
 def test_a_checkout_runs_on_one_connection_through_errors_and_a_redirect() -> None:
@@ -207,6 +207,14 @@ def test_unframeable_or_oversized_headers_get_400_and_the_server_keeps_serving(
         with _connected(url) as sock:
             sock.sendall(_request("GET", "/v1/payment_intents"))
             assert _read_response(sock.makefile("rb"))[0] == 200
+
+
+def test_an_http_1_1_request_without_host_gets_400() -> None:
+    with serving(_api()) as url, _connected(url) as sock:
+        sock.sendall(
+            f"GET /v1/payment_intents HTTP/1.1\r\nAuthorization: Bearer {SEED_KEY}\r\n\r\n".encode()
+        )
+        assert _read_response(sock.makefile("rb"))[0] == 400
 
 
 def test_an_idle_connection_is_closed_after_the_timeout() -> None:
