@@ -110,6 +110,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--live-db", help="store for live-mode keys (never shared with test mode)")
     serve.add_argument("--clock", choices=("system", "manual"), default="system")
     serve.add_argument("--verbose", action="store_true", help="log every request")
+    serve.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="close a keep-alive connection idle this long (default: 30)",
+    )
     for name, (_, names_intent) in COMMANDS.items():
         command = commands.add_parser(name, parents=[common], help=_HELP[name])
         if names_intent:
@@ -223,6 +230,7 @@ def serve(args: argparse.Namespace, dialect: str) -> int:
             args.host,
             args.port,
             verbose=args.verbose,
+            idle_timeout=args.idle_timeout,
         )
         host, port = str(server.server_address[0]), int(server.server_address[1])
         prefix = get_dialect(dialect).prefix

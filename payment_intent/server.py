@@ -1,33 +1,60 @@
-"""The local stand-in provider: a WSGI application (standard library only) and a threaded server.
+"""The local stand-in provider: a WSGI application and a small HTTP/1.1 server (stdlib only).
 
-``make_app`` wraps an :class:`~payment_intent.dialects.Api` as a WSGI callable that any WSGI server
-or framework can mount; ``make_server`` binds it with :mod:`wsgiref` on a thread per request, which
-is what ``payment-intent serve`` and the test suite run.
+``make_app`` wraps an :class:`~payment_intent.dialects.Api` as a PEP 3333 callable that any WSGI
+server or framework can mount. ``make_server`` serves it over HTTP/1.1 with persistent connections
+and a thread per connection, which is what ``payment-intent serve`` and the test suite run: a
+checkout's requests then share one TCP connection instead of paying a connect, a thread start and
+:mod:`wsgiref`'s per-request machinery each. Its design and limits are in ``docs/http.md``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
+import logging
+import socket
 import socketserver
+import struct
+import sys
+import threading
+import time
 from collections.abc import Callable, Iterable
+from email.utils import formatdate
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
-from wsgiref.simple_server import make_server as _make_server
+from urllib.parse import unquote
 
 from payment_intent.dialects.api import MAX_BODY, Api
 
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
+_LOG = logging.getLogger(__name__)
+
+#: Longest request line, and most bytes of header fields, a request may carry.
+MAX_REQUEST_LINE = 8 * 1024
+MAX_HEADER_BYTES = 64 * 1024
+#: Most header fields a request may carry.
+MAX_HEADERS = 100
+#: Seconds an idle persistent connection (or a stalled request) is kept before it is closed.
+IDLE_TIMEOUT = 30.0
+#: The longest idle timeout accepted: a day.
+MAX_IDLE_TIMEOUT = 86400.0
+
 _REASONS = {
+    100: "Continue",
     200: "OK",
+    303: "See Other",
     400: "Bad Request",
     401: "Unauthorized",
     402: "Payment Required",
     404: "Not Found",
     409: "Conflict",
-    303: "See Other",
     500: "Internal Server Error",
+    501: "Not Implemented",
+    503: "Service Unavailable",
+    505: "HTTP Version Not Supported",
 }
+_JSON_HEADER = ("Content-Type", "application/json; charset=utf-8")
 
 
 def make_app(api: Api) -> WSGIApp:
@@ -37,11 +64,14 @@ def make_app(api: Api) -> WSGIApp:
         headers = {
             name[5:].replace("_", "-").lower(): value
             for name, value in environ.items()
-            if name.startswith("HTTP_") and isinstance(value, str)
+            if name[:5] == "HTTP_" and isinstance(value, str)
         }
-        for name in ("CONTENT_TYPE", "CONTENT_LENGTH"):
-            if environ.get(name):
-                headers[name.replace("_", "-").lower()] = str(environ[name])
+        content_type = environ.get("CONTENT_TYPE")
+        if content_type:
+            headers["content-type"] = str(content_type)
+        length = environ.get("CONTENT_LENGTH")
+        if length:
+            headers["content-length"] = str(length)
         response = api.handle(
             str(environ.get("REQUEST_METHOD", "GET")),
             _path(environ),
@@ -60,6 +90,8 @@ def make_app(api: Api) -> WSGIApp:
 def _path(environ: dict[str, Any]) -> str:
     # PEP 3333 hands the path over as latin-1 decoded bytes; undo that to read it as UTF-8.
     raw = str(environ.get("SCRIPT_NAME", "")) + str(environ.get("PATH_INFO", ""))
+    if raw.isascii():
+        return raw
     try:
         return raw.encode("latin-1").decode("utf-8")
     except (UnicodeEncodeError, UnicodeDecodeError):
@@ -86,15 +118,393 @@ def _unready(environ: dict[str, Any], start_response: StartResponse) -> Iterable
     return [b"starting"]
 
 
-class _ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
+# -- the server ----------------------------------------------------------------------------------
+
+
+class BadRequest(Exception):
+    """A request the server cannot frame or parse; it is answered with ``status`` and closed."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
+    """An HTTP/1.1 server for one WSGI application, a thread per connection.
+
+    Connections are persistent (``Connection: close`` and HTTP/1.0 without ``keep-alive`` end
+    them after the response); one idle for ``idle_timeout`` seconds is closed. ``server_close``
+    also closes the connections still open, so no thread outlives the server for long.
+    """
+
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        app: WSGIApp,
+        *,
+        idle_timeout: float = IDLE_TIMEOUT,
+        verbose: bool = False,
+    ) -> None:
+        if not 0 < idle_timeout <= MAX_IDLE_TIMEOUT:
+            raise ValueError(
+                "idle_timeout must be a number of seconds above 0 and at most "
+                f"{MAX_IDLE_TIMEOUT:g}, got {idle_timeout!r}."
+            )
+        self.app = app
+        self.idle_timeout = idle_timeout
+        self.verbose = verbose
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        super().__init__(address, _Connection)
+        host, port = self.server_address[:2]
+        self.server_name = str(host) if host not in ("", "0.0.0.0", "::") else "localhost"
+        self.server_port = int(port)
+
+    def set_app(self, app: WSGIApp) -> None:
+        """Serve ``app`` from the next request on."""
+        self.app = app
+
+    def get_app(self) -> WSGIApp:
+        """The application being served."""
+        return self.app
+
+    def server_close(self) -> None:
+        """Stop listening and end every open connection (their threads then finish)."""
+        super().server_close()
+        with self._connections_lock:
+            open_connections = list(self._connections)
+        for connection in open_connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+
+    def _track(self, connection: socket.socket, open_: bool) -> None:
+        with self._connections_lock:
+            if open_:
+                self._connections.add(connection)
+            else:
+                self._connections.discard(connection)
 
 
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        if getattr(self.server, "verbose", False):
-            super().log_message(format, *args)
+class _Connection(socketserver.StreamRequestHandler):
+    """One client connection: requests read and answered in turn until either side closes."""
+
+    server: Server
+    disable_nagle_algorithm = True  # responses go out whole, at once; never wait for an ACK
+
+    def setup(self) -> None:
+        super().setup()
+        _set_timeouts(self.connection, self.server.idle_timeout)
+        self.server._track(self.connection, True)
+        self.base_environ = {
+            "SERVER_NAME": self.server.server_name,
+            "SERVER_PORT": str(self.server.server_port),
+            "REMOTE_ADDR": str(self.client_address[0]),
+            "REMOTE_HOST": "",
+            "SCRIPT_NAME": "",
+            "wsgi.version": (1, 0),
+            "wsgi.url_scheme": "http",
+            "wsgi.errors": sys.stderr,
+            "wsgi.multithread": True,
+            "wsgi.multiprocess": False,
+            "wsgi.run_once": False,
+        }
+
+    def finish(self) -> None:
+        self.server._track(self.connection, False)
+        with contextlib.suppress(OSError):
+            super().finish()
+
+    def handle(self) -> None:
+        try:
+            while self._handle_one():
+                pass
+        except (TimeoutError, ConnectionError, OSError):
+            pass  # an idle or vanished client: nothing to answer
+
+    def _handle_one(self) -> bool:
+        """Read and answer one request; whether the connection stays open for another."""
+        rfile = self.rfile
+        line = rfile.readline(MAX_REQUEST_LINE + 1)
+        while line in (b"\r\n", b"\n"):  # RFC 9112 2.2: ignore empty lines before a request
+            line = rfile.readline(MAX_REQUEST_LINE + 1)
+        if not line:
+            return False
+        try:
+            environ, keep_alive = self._read_request(line)
+        except BadRequest as error:
+            self._send_plain(error.status, str(error))
+            return False
+        status, headers, chunks = self._run_app(environ)
+        if chunks is None:
+            keep_alive = False
+        self._send(environ, status, headers, chunks or [], keep_alive)
+        if self.server.verbose:
+            sys.stderr.write(
+                f"{self.client_address[0]} - - [{time.strftime('%d/%b/%Y %H:%M:%S')}] "
+                f'"{line.decode("latin-1").rstrip()}" {status.split(" ", 1)[0]}\n'
+            )
+        return keep_alive
+
+    def _read_request(self, line: bytes) -> tuple[dict[str, Any], bool]:
+        """The request's WSGI environ, its body read, and whether the connection persists."""
+        if len(line) > MAX_REQUEST_LINE:
+            raise BadRequest("Request line too long.")
+        if not line.endswith(b"\n"):  # the client left, or went quiet, mid-line
+            raise ConnectionResetError("incomplete request line")
+        parts = line.decode("latin-1").rstrip("\r\n").split(" ")
+        if len(parts) != 3 or not parts[0] or not parts[1]:
+            raise BadRequest("Malformed request line.")
+        method, target, version = parts
+        if not method.isalpha() or not method.isupper():
+            raise BadRequest("Malformed request method.")
+        if version == "HTTP/1.1":
+            keep_alive = True
+        elif version == "HTTP/1.0":
+            keep_alive = False
+        elif version[:5] == "HTTP/" and version[5:6].isdigit():
+            raise BadRequest("Only HTTP/1.0 and HTTP/1.1 are served.", 505)
+        else:
+            raise BadRequest("Malformed request line.")
+        environ = dict(self.base_environ)
+        self._read_headers(environ)
+        if (
+            version == "HTTP/1.1" and "HTTP_HOST" not in environ
+        ):  # RFC 9112 3.2: HTTP/1.1 names its host
+            raise BadRequest("An HTTP/1.1 request must carry a Host header field.")
+
+        connection = str(environ.get("HTTP_CONNECTION", "")).lower()
+        if "close" in connection:
+            keep_alive = False
+        elif "keep-alive" in connection:
+            keep_alive = True
+
+        if target[:1] != "/":
+            if target[:7].lower() == "http://" or target[:8].lower() == "https://":
+                target = "/" + target.split("://", 1)[1].partition("/")[2]
+            elif not (target == "*" and method == "OPTIONS"):
+                raise BadRequest("Malformed request target.")
+        path, _, query = target.partition("?")
+        environ["REQUEST_METHOD"] = method
+        environ["SERVER_PROTOCOL"] = version
+        environ["PATH_INFO"] = unquote(path, "latin-1") if "%" in path else path
+        environ["QUERY_STRING"] = query
+
+        if "HTTP_TRANSFER_ENCODING" in environ:
+            body, complete = self._read_chunked(environ)
+        else:
+            body, complete = self._read_body(environ)
+        if not complete:  # a body over the limit: answered, then the connection is closed
+            keep_alive = False
+            environ["CONTENT_LENGTH"] = str(len(body))
+        environ["wsgi.input"] = io.BytesIO(body)
+        return environ, keep_alive
+
+    def _read_headers(self, environ: dict[str, Any]) -> None:
+        rfile = self.rfile
+        total = 0
+        count = 0
+        while True:
+            line = rfile.readline(MAX_HEADER_BYTES + 1)
+            total += len(line)
+            if total > MAX_HEADER_BYTES:
+                raise BadRequest("Request header fields too large.")
+            if not line.endswith(b"\n"):  # the client left, or went quiet, mid-request
+                raise ConnectionResetError("incomplete request header")
+            if line in (b"\r\n", b"\n"):
+                return
+            count += 1
+            if count > MAX_HEADERS:
+                raise BadRequest("Too many request header fields.")
+            if line[:1] in (b" ", b"\t"):
+                raise BadRequest("Folded header lines are not accepted.")
+            name, colon, value = line.decode("latin-1").partition(":")
+            if not colon or not name or name != name.strip() or " " in name:
+                raise BadRequest("Malformed header field.")
+            if "_" in name:  # as wsgiref: never let X_Forwarded pose as X-Forwarded
+                continue
+            value = value.strip()
+            key = name.upper().replace("-", "_")
+            if key == "CONTENT_TYPE" or key == "CONTENT_LENGTH":
+                if key in environ and environ[key] != value:
+                    raise BadRequest(f"Conflicting {name} header fields.")
+                environ[key] = value
+                continue
+            key = "HTTP_" + key
+            if key in environ:
+                environ[key] += "," + value
+            else:
+                environ[key] = value
+
+    def _expect_continue(self, environ: dict[str, Any]) -> None:
+        expect = str(environ.get("HTTP_EXPECT", "")).lower()
+        if expect == "100-continue" and environ["SERVER_PROTOCOL"] == "HTTP/1.1":
+            self.connection.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+
+    def _read_body(self, environ: dict[str, Any]) -> tuple[bytes, bool]:
+        """The body framed by Content-Length, and whether all of it was read.
+
+        Past :data:`~payment_intent.dialects.api.MAX_BODY` only one byte more is read, as much as
+        the application needs to refuse it; the rest is never read, so the connection ends.
+        """
+        raw = environ.get("CONTENT_LENGTH")
+        if raw is None:
+            return b"", True
+        if not raw.isdigit() or len(raw) > 18:
+            raise BadRequest("Malformed Content-Length.")
+        length = int(raw)
+        if length == 0:
+            return b"", True
+        self._expect_continue(environ)
+        if length > MAX_BODY:
+            return self._read_exactly(MAX_BODY + 1), False
+        return self._read_exactly(length), True
+
+    def _read_chunked(self, environ: dict[str, Any]) -> tuple[bytes, bool]:
+        """The body in the chunked transfer coding, and whether all of it was read."""
+        codings = [c.strip().lower() for c in environ.pop("HTTP_TRANSFER_ENCODING").split(",")]
+        if "CONTENT_LENGTH" in environ:
+            raise BadRequest("Content-Length and Transfer-Encoding together are refused.")
+        if codings != ["chunked"]:
+            raise BadRequest("Only the chunked transfer coding is accepted.", 501)
+        self._expect_continue(environ)
+        body = bytearray()
+        while True:
+            line = self.rfile.readline(1024)
+            try:
+                size = int(line.split(b";", 1)[0].strip(), 16)
+            except ValueError:
+                raise BadRequest("Malformed chunk size.") from None
+            if size < 0 or not line.endswith(b"\n"):
+                raise BadRequest("Malformed chunk size.")
+            if size == 0:
+                break
+            if len(body) + size > MAX_BODY:
+                body += self._read_exactly(MAX_BODY + 1 - len(body))
+                return bytes(body), False
+            body += self._read_exactly(size)
+            if self.rfile.readline(3) not in (b"\r\n", b"\n"):
+                raise BadRequest("Malformed chunk.")
+        while True:  # trailer fields: read and dropped
+            line = self.rfile.readline(MAX_HEADER_BYTES + 1)
+            if not line.endswith(b"\n"):
+                raise BadRequest("Malformed chunked trailer.")
+            if line in (b"\r\n", b"\n"):
+                break
+        environ["CONTENT_LENGTH"] = str(len(body))
+        return bytes(body), True
+
+    def _read_exactly(self, length: int) -> bytes:
+        data = self.rfile.read(length)
+        if data is None or len(data) != length:  # None: the receive timeout ran out
+            raise ConnectionResetError("the client left mid-body")
+        return data
+
+    def _run_app(
+        self, environ: dict[str, Any]
+    ) -> tuple[str, list[tuple[str, str]], list[bytes] | None]:
+        """Call the application; its status, headers and body (``None``: it failed)."""
+        started: list[Any] = []
+
+        def start_response(
+            status: str, headers: list[tuple[str, str]], exc_info: Any = None
+        ) -> Callable[[bytes], None]:
+            if started and exc_info is None:
+                raise AssertionError("start_response was called twice without exc_info")
+            started[:] = [status, headers]
+            return written.append
+
+        written: list[bytes] = []
+        try:
+            result = self.server.app(environ, start_response)
+            try:
+                chunks = [*written, *result]
+            finally:
+                close = getattr(result, "close", None)
+                if close is not None:
+                    close()
+        except Exception:
+            _LOG.exception("The WSGI application failed on %s", environ.get("PATH_INFO"))
+            return "500 Internal Server Error", [("Content-Type", "text/plain")], None
+        if not started:
+            _LOG.error("The WSGI application returned without calling start_response")
+            return "500 Internal Server Error", [("Content-Type", "text/plain")], None
+        return started[0], started[1], chunks
+
+    def _send(
+        self,
+        environ: dict[str, Any],
+        status: str,
+        headers: list[tuple[str, str]],
+        chunks: list[bytes],
+        keep_alive: bool,
+    ) -> None:
+        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        lines = [f"HTTP/1.1 {status}\r\nDate: {_date()}\r\n"]
+        has_length = False
+        for name, value in headers:
+            lowered = name.lower()
+            if lowered == "content-length":
+                has_length = True
+            elif lowered == "connection":
+                if value.lower() == "close":
+                    keep_alive = False
+                continue
+            lines.append(f"{name}: {value}\r\n")
+        if not has_length:
+            lines.append(f"Content-Length: {len(body)}\r\n")
+        if not keep_alive:
+            lines.append("Connection: close\r\n")
+        elif environ["SERVER_PROTOCOL"] == "HTTP/1.0":
+            lines.append("Connection: keep-alive\r\n")
+        lines.append("\r\n")
+        head = "".join(lines).encode("latin-1")
+        if environ["REQUEST_METHOD"] == "HEAD":
+            body = b""
+        self.connection.sendall(head + body)
+
+    def _send_plain(self, status: int, message: str) -> None:
+        body = (message + "\n").encode("utf-8")
+        head = (
+            f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\nDate: {_date()}\r\n"
+            "Content-Type: text/plain; charset=utf-8\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        ).encode("latin-1")
+        with contextlib.suppress(OSError):
+            self.connection.sendall(head + body)
+
+
+def _set_timeouts(connection: socket.socket, seconds: float) -> None:
+    """Make a blocked receive or send give up after ``seconds``.
+
+    On Linux the kernel's own timeouts do it and the socket stays blocking; a Python-level
+    timeout would cost a ``poll`` before every ``recv`` and every ``send``. A receive that times
+    out then reads as the end of the stream, and the connection is closed.
+    """
+    if sys.platform.startswith("linux"):
+        whole = int(seconds)
+        timeval = struct.pack("ll", whole, int((seconds - whole) * 1_000_000))
+        connection.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, timeval)
+        connection.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, timeval)
+    else:
+        connection.settimeout(seconds)
+
+
+_date_cache: tuple[int, str] = (0, "")
+
+
+def _date() -> str:
+    """The ``Date`` header's value, formatted once a second."""
+    global _date_cache
+    now = int(time.time())
+    if _date_cache[0] != now:
+        _date_cache = (now, formatdate(now, usegmt=True))
+    return _date_cache[1]
 
 
 def make_server(
@@ -103,18 +513,17 @@ def make_server(
     port: int = 0,
     *,
     verbose: bool = False,
-) -> WSGIServer:
-    """A threaded HTTP server for ``api`` on ``host:port`` (port 0: any free port).
+    idle_timeout: float = IDLE_TIMEOUT,
+) -> Server:
+    """A threaded HTTP/1.1 server for ``api`` on ``host:port`` (port 0: any free port).
 
     ``api`` may be a function of the server's origin (``http://host:port``), called once the port
-    is bound, so that the API's redirects can point at the server itself.
+    is bound, so that the API's redirects can point at the server itself. ``idle_timeout`` is how
+    long a persistent connection may wait for its next request.
     """
-    server = _make_server(
-        host, port, _unready, server_class=_ThreadingWSGIServer, handler_class=_QuietHandler
-    )
+    server = Server((host, port), _unready, idle_timeout=idle_timeout, verbose=verbose)
     if not isinstance(api, Api):
         reachable = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(host, host)
         api = api(f"http://{reachable}:{server.server_port}")
     server.set_app(make_app(api))
-    server.verbose = verbose  # type: ignore[attr-defined]
     return server

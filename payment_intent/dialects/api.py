@@ -45,6 +45,8 @@ _COMMANDS = frozenset(
 )
 #: Every operation :meth:`Api.call` runs (the routes' operations, and the sweep).
 OPERATIONS = _COMMANDS | {"retrieve", "list", "events", "advance_clock", "expire"}
+#: Bodies are plain trees of dicts and lists, never circular: skip json's cycle bookkeeping.
+_JSON = json.JSONEncoder(ensure_ascii=False, check_circular=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +62,7 @@ class WireResponse:
     def content(self) -> bytes:
         if self.raw is not None:
             return self.raw
-        return json.dumps(self.body, ensure_ascii=False).encode("utf-8")
+        return _JSON.encode(self.body).encode("utf-8")
 
 
 def get_dialect(dialect: str | Dialect) -> Dialect:
@@ -157,9 +159,10 @@ class Api:
     ) -> WireResponse:
         """Answer one request; never raises."""
         lowered = {str(k).lower(): str(v) for k, v in (headers or {}).items()}
-        page = self._authentication_page(method.upper(), path, body)
-        if page is not None:
-            return page
+        if authentication_page.ROUTE in path:
+            page = self._authentication_page(method.upper(), path, body)
+            if page is not None:
+                return page
         try:
             if self.keys is None:
                 raise AuthenticationError(
@@ -263,8 +266,10 @@ class Api:
             raise InvalidRequestError(
                 f"The request is too large: at most {MAX_BODY} bytes.", code="parameter_invalid"
             )
-        canonical = self.dialect.to_canonical(operation, decode_form(query), form=True)
-        if method == "GET" or not body.strip():
+        canonical = (
+            self.dialect.to_canonical(operation, decode_form(query), form=True) if query else {}
+        )
+        if method == "GET" or not body or body.isspace():
             return canonical
         content_type = headers.get("content-type", "").split(";")[0].strip().lower()
         is_json = content_type == "application/json" or (
@@ -312,15 +317,8 @@ class Api:
                     raise
                 intent = declined.payment_intent
             return dialect.render_intent(intent)
-        commands = {
-            "update": service.update,
-            "confirm": service.confirm,
-            "capture": service.capture,
-            "cancel": service.cancel,
-            "complete_action": service.complete_action,
-            "settle": service.settle,
-        }
-        command = commands[operation]
+        # update, confirm, capture, cancel, complete_action, settle: the service's method names.
+        command = getattr(service, operation)
         return dialect.render_intent(command(intent_id, **params, idempotency_key=idempotency_key))
 
     def _advance_clock(self, params: dict[str, Any]) -> int:

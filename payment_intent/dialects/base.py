@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from payment_intent.dialects.forms import PARAMETERS, coerce
@@ -33,11 +33,16 @@ class Route:
     path: str
     operation: str
     test_helper: bool = False
+    # Compiled once: every request tries several routes.
+    pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "pattern", re.compile(self.path))
 
     def match(self, method: str, path: str) -> dict[str, str] | None:
         if method != self.method:
             return None
-        found = re.fullmatch(self.path, path)
+        found = self.pattern.fullmatch(path)
         return found.groupdict() if found else None
 
 
@@ -107,8 +112,9 @@ class Dialect(ABC):
         callers say ``payment_methods``, and ``payment_method_types`` is not theirs to send.
         Errors raised here name parameters as the caller sent them.
         """
-        renames = self._renames(operation)
-        hidden = set(renames.values()) - set(renames)
+        if not params:
+            return {}
+        renames, hidden = self._renames_and_hidden(operation)
         allowed = OPERATION_PARAMETERS.get(operation)
         canonical: dict[str, Any] = {}
         for key, value in params.items():
@@ -148,7 +154,18 @@ class Dialect(ABC):
         return error
 
     def _renames(self, operation: str) -> dict[str, str]:
-        return {**self.renames.get("*", {}), **self.renames.get(operation, {})}
+        return dict(self._renames_and_hidden(operation)[0])
+
+    def _renames_and_hidden(self, operation: str) -> tuple[Mapping[str, str], frozenset[str]]:
+        """The operation's renames, and the canonical names callers may not send; computed once
+        per operation (``renames`` is a class constant)."""
+        cache: dict[str, tuple[Mapping[str, str], frozenset[str]]]
+        cache = self.__dict__.setdefault("_renames_cache", {})
+        found = cache.get(operation)
+        if found is None:
+            renames = {**self.renames.get("*", {}), **self.renames.get(operation, {})}
+            found = cache[operation] = (renames, frozenset(renames.values()) - set(renames))
+        return found
 
     def status_filter(self, value: Any) -> Any:
         """A ``status`` list filter in wire terms, as the service's canonical status."""

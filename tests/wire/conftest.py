@@ -66,11 +66,11 @@ def payrex(store: InMemoryStore, clock: ManualClock) -> Api:
 
 
 @contextmanager
-def serving(api: Api | Callable[[str], Api]) -> Iterator[str]:
+def serving(api: Api | Callable[[str], Api], *, idle_timeout: float = 30.0) -> Iterator[str]:
     """A real threaded HTTP server for ``api`` on a free loopback port; yields its base URL.
 
     ``api`` may be a function of the server's origin, so redirects lead back to the server."""
-    server = make_server(api, "127.0.0.1", 0)
+    server = make_server(api, "127.0.0.1", 0, idle_timeout=idle_timeout)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     thread.daemon = True
     thread.start()

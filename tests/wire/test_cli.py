@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import io
 import json
 import os
 import re
@@ -231,3 +232,24 @@ def test_events_print_the_feed_in_the_dialects_words(
     assert feed["data"][1]["previous_attributes"]["status"] == "awaiting_payment_method"
     assert main(["events", f"starting_after={feed['data'][0]['id']}", *db]) == 0
     assert len(json.loads(capsys.readouterr().out)["data"]) == 1
+
+
+@pytest.mark.parametrize("timeout", ["0", "-1", "nan", "inf"])
+def test_serve_refuses_an_idle_timeout_out_of_range(timeout: str) -> None:
+    out = io.StringIO()
+    status = main(
+        [
+            "serve",
+            "--api-key",
+            "sk_test_4eC39HqLyjWDarjtT1zdp7dc",
+            "--port",
+            "0",
+            "--db",
+            "memory://",
+            "--idle-timeout",
+            timeout,
+        ],
+        out,
+    )
+    assert status == 1
+    assert "idle_timeout" in json.loads(out.getvalue())["error"]["message"]
