@@ -17,7 +17,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -93,8 +93,6 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 #: SQLite's default, 1,000 pages, is reached every ~100 commits of ~10 pages each, and with
 #: synchronous=NORMAL every checkpoint is an fsync: at 16,384 pages (64 MiB) they are rare.
 WAL_AUTOCHECKPOINT_PAGES = 16_384
-#: Bytes of the file a connection reads through a memory map instead of read() calls.
-MMAP_BYTES = 1 << 30
 #: Page cache per connection, in KiB (SQLite's default is 2 MiB): the upper levels of the five
 #: intent indexes of a million-intent file stay cached.
 CACHE_KIB = 32_768
@@ -177,7 +175,6 @@ class SQLiteStore:
             raise parameter_invalid("path", f"{self.path} cannot be opened in WAL mode ({mode}).")
         connection.execute("PRAGMA synchronous = NORMAL")
         connection.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
-        connection.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
         connection.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
         return connection
 
@@ -317,51 +314,57 @@ class SQLiteStore:
     # -- the one write ---------------------------------------------------------------------------
 
     def commit(self, commit: Commit) -> None:
-        intent, expected = commit.intent, commit.expected_version
-        if intent is not None and intent.version != expected + 1:
-            raise _sql.bad_version(intent, expected)
-        # Everything is serialised before the write lock is taken, and the intent only once: the
-        # events' snapshots are the same text.
-        row = _sql.intent_row(intent) if intent is not None else None
-        body = row[6] if row is not None else None
-        events = [_sql.event_row(event, intent, body) for event in commit.events]
-        record = commit.idempotency
-        record_row = _sql.record_row(record) if record is not None else None
+        # Everything is serialised before the write lock is taken.
+        rows = _Rows(commit)
         try:
             with self._transaction() as connection:
-                if row is not None:
-                    if expected == 0:
-                        written = connection.execute(_INSERT_INTENT, row).rowcount
-                    else:
-                        intent_id, version, created, customer, status, due, body = row
-                        written = connection.execute(
-                            _UPDATE_INTENT,
-                            (version, status, due, body, intent_id, expected, created, customer),
-                        ).rowcount
-                        if written == 0:
-                            written = connection.execute(
-                                _UPDATE_INTENT_ALL, (*row[1:], intent_id, expected)
-                            ).rowcount
-                    if written != 1:
-                        raise _sql.version_conflict(row[0], expected)
-                if (
-                    record_row is not None
-                    and connection.execute(_UPSERT_RECORD, record_row).rowcount != 1
-                ):
-                    raise _sql.key_conflict(record_row[0])
-                if len(events) == 1:
-                    connection.execute(_INSERT_EVENT, events[0])
-                elif events:
-                    connection.executemany(_INSERT_EVENT, events)
+                _write(connection, rows)
         except sqlite3.IntegrityError as error:
-            raise ConcurrencyError(
-                f"A concurrent request stored the same record first: {error}",
-                code="concurrent_modification",
-            ) from error
+            raise _integrity_conflict(error) from error
         except sqlite3.OperationalError as error:
             if _is_busy(error):
                 raise _lock_timeout(error) from error
             raise
+
+    def commit_many(self, commits: Sequence[Commit]) -> list[ConcurrencyError | None]:
+        """Apply each commit as if alone, all in one transaction: one WAL commit for the lot.
+
+        A commit that conflicts writes nothing (it runs in its own savepoint) and its error takes
+        its place in the result; ``None`` marks one that was written. For work that needs no
+        answer between commits, like the expiry sweep. Raises ``ConcurrencyError``
+        (``lock_timeout``) when the write lock does not come within ``busy_timeout``.
+        """
+        prepared: list[_Rows | ConcurrencyError] = []
+        for commit in commits:
+            try:
+                prepared.append(_Rows(commit))
+            except ConcurrencyError as error:
+                prepared.append(error)
+        results: list[ConcurrencyError | None] = []
+        try:
+            with self._transaction() as connection:
+                for rows in prepared:
+                    if isinstance(rows, ConcurrencyError):
+                        results.append(rows)
+                        continue
+                    connection.execute("SAVEPOINT payment_intent_commit")
+                    try:
+                        _write(connection, rows)
+                    except (ConcurrencyError, sqlite3.IntegrityError) as error:
+                        connection.execute("ROLLBACK TO payment_intent_commit")
+                        results.append(
+                            _integrity_conflict(error)
+                            if isinstance(error, sqlite3.IntegrityError)
+                            else error
+                        )
+                    else:
+                        results.append(None)
+                    connection.execute("RELEASE payment_intent_commit")
+        except sqlite3.OperationalError as error:
+            if _is_busy(error):
+                raise _lock_timeout(error) from error
+            raise
+        return results
 
     # -- housekeeping ----------------------------------------------------------------------------
 
@@ -381,6 +384,54 @@ class SQLiteStore:
 
     def __repr__(self) -> str:
         return f"SQLiteStore({str(self.path)!r})"
+
+
+class _Rows:
+    """A commit's rows, serialised (the intent once: the events' snapshots are the same text)."""
+
+    __slots__ = ("events", "expected", "intent", "record")
+
+    def __init__(self, commit: Commit) -> None:
+        intent, self.expected = commit.intent, commit.expected_version
+        if intent is not None and intent.version != self.expected + 1:
+            raise _sql.bad_version(intent, self.expected)
+        self.intent = _sql.intent_row(intent) if intent is not None else None
+        body = self.intent[6] if self.intent is not None else None
+        self.events = [_sql.event_row(event, intent, body) for event in commit.events]
+        record = commit.idempotency
+        self.record = _sql.record_row(record) if record is not None else None
+
+
+def _write(connection: sqlite3.Connection, rows: _Rows) -> None:
+    """The statements of one commit, inside the caller's write transaction."""
+    row, expected = rows.intent, rows.expected
+    if row is not None:
+        if expected == 0:
+            written = connection.execute(_INSERT_INTENT, row).rowcount
+        else:
+            intent_id, version, created, customer, status, due, body = row
+            written = connection.execute(
+                _UPDATE_INTENT, (version, status, due, body, intent_id, expected, created, customer)
+            ).rowcount
+            if written == 0:
+                written = connection.execute(
+                    _UPDATE_INTENT_ALL, (*row[1:], intent_id, expected)
+                ).rowcount
+        if written != 1:
+            raise _sql.version_conflict(row[0], expected)
+    if rows.record is not None and connection.execute(_UPSERT_RECORD, rows.record).rowcount != 1:
+        raise _sql.key_conflict(rows.record[0])
+    if len(rows.events) == 1:
+        connection.execute(_INSERT_EVENT, rows.events[0])
+    elif rows.events:
+        connection.executemany(_INSERT_EVENT, rows.events)
+
+
+def _integrity_conflict(error: sqlite3.IntegrityError) -> ConcurrencyError:
+    return ConcurrencyError(
+        f"A concurrent request stored the same record first: {error}",
+        code="concurrent_modification",
+    )
 
 
 def _user_version(connection: sqlite3.Connection) -> int:
