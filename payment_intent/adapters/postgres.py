@@ -2,7 +2,8 @@
 
 Needs the ``postgres`` extra (``pip install "payment_intent[postgres]"``: psycopg 3 and
 psycopg-pool). Connections come from a :class:`psycopg_pool.ConnectionPool`; each runs in autocommit
-and a commit is one explicit transaction at PostgreSQL's default READ COMMITTED isolation.
+and a commit is one statement, hence one transaction, at PostgreSQL's default READ COMMITTED
+isolation: one round trip and one WAL flush.
 
 Optimistic concurrency: an update carries ``WHERE id = ... AND version = ...`` and a new intent
 inserts with ``ON CONFLICT DO NOTHING``; when no row is written, another request got there first.
