@@ -76,13 +76,18 @@ def assert_consistent(store: SQLiteStore, commands: list[Command], ids: dict[int
 
 
 def run_child(path: Path, start: int, ids: dict[int, str], lifetime: float) -> tuple[int, int]:
-    """Run the stream from ``start`` in a child process, SIGKILL it after ``lifetime`` seconds;
+    """Run the stream from ``start`` in a child process, SIGKILL it ``lifetime`` seconds into it;
     returns the indexes of the command it began last and of the one it finished last (-1: none)."""
     progress = CONTEXT.RawArray("q", [-1, -1])
     child = CONTEXT.Process(
         target=run_until_killed, args=(str(path), SEED, COUNT, start, ids, progress)
     )
     child.start()
+    # The lifetime counts from the first command, not from the child's start-up (building the
+    # stream takes longer than a lifetime on a loaded machine, and a kill then interrupts nothing).
+    deadline = time.monotonic() + 60
+    while progress[0] < 0 and child.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.001)
     time.sleep(lifetime)
     child.kill()  # SIGKILL
     child.join(timeout=30)

@@ -10,8 +10,18 @@ import pytest
 from postgres_server import fresh_schema
 
 from payment_intent import PaymentIntents, store_from_url
-from payment_intent.errors import InvalidRequestError
-from payment_intent.testing.contract import StoreContract, insert, make_intent
+from payment_intent.domain.status import EventType
+from payment_intent.errors import ConcurrencyError, InvalidRequestError
+from payment_intent.ports import Commit
+from payment_intent.testing.contract import (
+    StoreContract,
+    advance,
+    all_events,
+    insert,
+    make_event,
+    make_intent,
+    make_record,
+)
 
 
 def _store(dsn: str, **options: Any) -> Any:
@@ -165,3 +175,76 @@ def test_a_writer_blocked_past_lock_timeout_fails_with_lock_timeout_and_writes_n
         assert store.load(intent.id) == intent
         assert len(store.read_events(0, 10)) == 1
         advance(store, intent)  # and the store works on afterwards
+
+
+def test_a_schema_1_database_migrates_keeping_positions_and_records(postgres_dsn: str) -> None:
+    """Rows written the way schema 1 wrote them (positions from the counter row) survive step 2,
+    and the one-statement commit continues the positions after them."""
+    import psycopg
+
+    from payment_intent.adapters import _sql
+    from payment_intent.adapters.postgres import MIGRATIONS, PostgresStore
+
+    class SchemaOne(PostgresStore):
+        migrations = MIGRATIONS[:1]
+
+    first = make_intent()
+    events = [make_event(first), make_event(first, EventType.SUCCEEDED)]
+    record = make_record("key-1")
+    with SchemaOne(postgres_dsn) as old:
+        assert old.schema_version == 1
+    with psycopg.connect(postgres_dsn, autocommit=True) as raw, raw.transaction():
+        raw.execute(
+            "INSERT INTO payment_intents"
+            " (id, version, created, customer, status, capture_before_at, body)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            _sql.intent_row(first),
+        )
+        for sequence, event in enumerate(events, start=1):
+            raw.execute(
+                "INSERT INTO payment_intent_events"
+                " (sequence, id, intent_id, intent_version, type, created, body)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                (sequence, *_sql.event_row(event)),
+            )
+        raw.execute("UPDATE payment_intent_event_counter SET last_sequence = 2")
+        raw.execute(
+            "INSERT INTO payment_intent_idempotency"
+            " (key, fingerprint, created, expires_at, response) VALUES (%s, %s, %s, %s, %s)",
+            _sql.record_row(record),
+        )
+    with _store(postgres_dsn) as store:
+        assert store.schema_version == len(MIGRATIONS) == 2
+        assert store.load(first.id) == first
+        assert store.idempotency_record("key-1") == record
+        second = insert(store, make_intent())
+        feed = all_events(store)
+        assert [e.sequence for e in feed] == [1, 2, 3]
+        assert [e.id for e in feed[:2]] == [e.id for e in events]
+        assert feed[2].intent_id == second.id
+        with pytest.raises(ConcurrencyError) as raised:
+            store.commit(Commit(None, 0, idempotency=make_record("key-1")))
+        assert "key-1" in str(raised.value)
+    with psycopg.connect(postgres_dsn) as raw:
+        assert raw.execute("SELECT to_regclass('payment_intent_events_by_intent')").fetchone() == (
+            None,
+        )
+
+
+def test_a_conflicting_commit_writes_nothing_of_its_record_or_events(postgres_dsn: str) -> None:
+    """The commit is one statement: a stale version rolls back the key and the events with it."""
+    with _store(postgres_dsn) as store:
+        intent = insert(store, make_intent())
+        stale = Commit(
+            intent.model_copy(update={"version": 2}),
+            1,
+            (make_event(intent, EventType.SUCCEEDED),),
+            make_record("key-2"),
+        )
+        advance(store, intent)
+        with pytest.raises(ConcurrencyError) as raised:
+            store.commit(stale)
+        assert raised.value.code == "concurrent_modification"
+        assert intent.id in str(raised.value)
+        assert store.idempotency_record("key-2") is None
+        assert [e.sequence for e in all_events(store)] == [1, 2]

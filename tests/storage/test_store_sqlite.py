@@ -17,7 +17,15 @@ from payment_intent.adapters.sqlite import MIGRATIONS, SQLiteStore
 from payment_intent.domain.status import Status
 from payment_intent.errors import ConcurrencyError, InvalidRequestError
 from payment_intent.ports import Commit, ListQuery
-from payment_intent.testing.contract import StoreContract, insert, make_event, make_intent
+from payment_intent.testing.contract import (
+    StoreContract,
+    advance,
+    all_events,
+    insert,
+    make_event,
+    make_intent,
+    make_record,
+)
 
 
 class TestSQLiteStore(StoreContract):
@@ -192,3 +200,60 @@ def test_opening_a_file_held_past_busy_timeout_fails_with_lock_timeout(tmp_path:
     finally:
         holder.execute("ROLLBACK")
         holder.close()
+
+
+def test_a_schema_1_file_migrates_to_fewer_b_trees_keeping_positions_and_records(
+    tmp_path: Path,
+) -> None:
+    """Step 2 rebuilds the event table without AUTOINCREMENT and drops an unread index: every
+    event keeps its position, and new ones continue after the last."""
+    path = tmp_path / "v1.db"
+
+    class SchemaOne(SQLiteStore):
+        migrations = MIGRATIONS[:1]
+
+    with SchemaOne(path) as old:
+        first = insert(old, make_intent())
+        second = advance(old, first, status=Status.SUCCEEDED)
+        old.commit(Commit(None, 0, idempotency=make_record("key-1")))
+        events_before = all_events(old)
+        assert old.schema_version == 1
+    with SQLiteStore(path) as store:
+        assert store.schema_version == len(MIGRATIONS) == 2
+        assert store.load(first.id) == second
+        assert all_events(store) == events_before
+        assert store.idempotency_record("key-1") == make_record("key-1")
+        third = insert(store, make_intent())
+        assert [e.sequence for e in all_events(store)] == [1, 2, 3]
+        assert store.read_events(2, 10)[0].intent_id == third.id
+        assert store.event_position(events_before[0].id) == 1
+    raw = sqlite3.connect(path)
+    tables = {name for (name,) in raw.execute("SELECT name FROM sqlite_schema")}
+    raw.close()
+    assert "payment_intent_events_by_intent" not in tables
+    assert "payment_intent_events_2" not in tables
+    assert (
+        "sqlite_sequence" not in tables
+        or not sqlite3.connect(path)
+        .execute("SELECT 1 FROM sqlite_sequence WHERE name = 'payment_intent_events'")
+        .fetchone()
+    )
+
+
+def test_a_command_that_keeps_customer_and_created_leaves_their_indexes_alone(
+    tmp_path: Path,
+) -> None:
+    """The narrow update is the common case, and a changed customer still reaches every index."""
+    with SQLiteStore(tmp_path / "narrow.db") as store:
+        intent = insert(store, make_intent(customer="cus_a"))
+        held = advance(store, intent, status=Status.REQUIRES_CAPTURE)
+        moved = advance(store, held, customer="cus_b", status=Status.SUCCEEDED)
+        assert store.load(intent.id) == moved
+        assert store.list_intents(ListQuery(limit=10, customer="cus_a")) == []
+        assert store.list_intents(ListQuery(limit=10, customer="cus_b")) == [moved]
+        assert store.list_intents(ListQuery(limit=10, customer="cus_b", status=Status.SUCCEEDED))
+        with pytest.raises(ConcurrencyError):
+            advance(store, held, customer="cus_c")  # a stale version fails on either path
+        with pytest.raises(ConcurrencyError):
+            advance(store, held)
+        assert store.load(intent.id) == moved
