@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from itertools import count
 
-# (status, trigger) -> next status; the same moves the library's table has for a card checkout.
+from peers.transitions_peers import TRANSITIONS
+
+#: (status, trigger) -> next status: the library's whole lifecycle, flattened into a dict.
 TABLE: dict[tuple[str, str], str] = {
-    ("requires_payment_method", "attach_payment_method"): "requires_confirmation",
-    ("requires_confirmation", "authorize"): "requires_capture",
-    ("requires_confirmation", "succeed"): "succeeded",
-    ("requires_capture", "capture"): "succeeded",
+    (source, row["trigger"]): row["dest"]  # type: ignore[misc]
+    for row in TRANSITIONS
+    for source in row["source"]
 }
 
 

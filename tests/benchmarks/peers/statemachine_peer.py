@@ -9,15 +9,56 @@ def _machine_class() -> Any:
     from statemachine import State, StateMachine
 
     class IntentMachine(StateMachine):  # type: ignore[misc]
+        # The library's whole lifecycle: 7 statuses, 12 triggers (see transitions_peers.py).
         requires_payment_method = State(initial=True)
         requires_confirmation = State()
+        requires_action = State()
+        processing = State()
         requires_capture = State()
         succeeded = State(final=True)
+        canceled = State(final=True)
 
-        attach_payment_method = requires_payment_method.to(requires_confirmation)
-        authorize = requires_confirmation.to(requires_capture)
-        succeed = requires_confirmation.to(succeeded)
+        attach_payment_method = (
+            requires_payment_method.to(requires_confirmation)
+            | requires_confirmation.to.itself()
+            | requires_action.to(requires_confirmation)
+        )
+        require_action = (
+            requires_payment_method.to(requires_action)
+            | requires_confirmation.to(requires_action)
+            | requires_action.to.itself()
+        )
+        succeed = (
+            requires_payment_method.to(succeeded)
+            | requires_confirmation.to(succeeded)
+            | requires_action.to(succeeded)
+        )
+        authorize = (
+            requires_payment_method.to(requires_capture)
+            | requires_confirmation.to(requires_capture)
+            | requires_action.to(requires_capture)
+        )
+        start_processing = (
+            requires_payment_method.to(processing)
+            | requires_confirmation.to(processing)
+            | requires_action.to(processing)
+        )
+        fail = (
+            requires_payment_method.to.itself()
+            | requires_confirmation.to(requires_payment_method)
+            | requires_action.to(requires_payment_method)
+        )
+        await_confirmation = requires_action.to(requires_confirmation)
+        settle_succeeded = processing.to(succeeded)
+        settle_failed = processing.to(requires_payment_method)
         capture = requires_capture.to(succeeded)
+        expire = requires_capture.to(canceled)
+        cancel = (
+            requires_payment_method.to(canceled)
+            | requires_confirmation.to(canceled)
+            | requires_action.to(canceled)
+            | requires_capture.to(canceled)
+        )
 
     return IntentMachine
 

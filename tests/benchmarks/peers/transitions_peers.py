@@ -5,14 +5,26 @@ from __future__ import annotations
 
 from typing import Any
 
-STATES = ["requires_payment_method", "requires_confirmation", "requires_capture", "succeeded"]
+# The library's whole lifecycle (SPEC section 2), copied as data so every peer machine is the same
+# size as the one the library builds: 7 statuses, 12 triggers.
+RPM, RC, RA = "requires_payment_method", "requires_confirmation", "requires_action"
+PROCESSING, RCAP, SUCCEEDED, CANCELED = "processing", "requires_capture", "succeeded", "canceled"
+STATES = [RPM, RC, RA, PROCESSING, RCAP, SUCCEEDED, CANCELED]
+ATTEMPTABLE = [RPM, RC, RA]
 TRANSITIONS = [
-    {"trigger": "attach_payment_method", "source": "requires_payment_method",
-     "dest": "requires_confirmation"},
-    {"trigger": "authorize", "source": "requires_confirmation", "dest": "requires_capture"},
-    {"trigger": "succeed", "source": "requires_confirmation", "dest": "succeeded"},
-    {"trigger": "capture", "source": "requires_capture", "dest": "succeeded"},
-]  # fmt: skip
+    {"trigger": "attach_payment_method", "source": ATTEMPTABLE, "dest": RC},
+    {"trigger": "require_action", "source": ATTEMPTABLE, "dest": RA},
+    {"trigger": "succeed", "source": ATTEMPTABLE, "dest": SUCCEEDED},
+    {"trigger": "authorize", "source": ATTEMPTABLE, "dest": RCAP},
+    {"trigger": "start_processing", "source": ATTEMPTABLE, "dest": PROCESSING},
+    {"trigger": "fail", "source": ATTEMPTABLE, "dest": RPM},
+    {"trigger": "await_confirmation", "source": [RA], "dest": RC},
+    {"trigger": "settle_succeeded", "source": [PROCESSING], "dest": SUCCEEDED},
+    {"trigger": "settle_failed", "source": [PROCESSING], "dest": RPM},
+    {"trigger": "capture", "source": [RCAP], "dest": SUCCEEDED},
+    {"trigger": "expire", "source": [RCAP], "dest": CANCELED},
+    {"trigger": "cancel", "source": [RPM, RC, RA, RCAP], "dest": CANCELED},
+]
 
 
 class _Token:
