@@ -56,12 +56,13 @@ class Settings:
     due: int = 1_000
     memory_intents: int = 20_000
     fixed_pass_scale: float = 1.0  # scales a peer's fixed pass size (localstripe)
+    warm_up: int = 20  # checkouts of the untimed first pass, and the fewest in a timed pass
 
 
 PRESETS = {
     "full": Settings(),
-    "quick": Settings(0.05, 3, (10_000, 50_000), 1_000, 5_000, 0.5),
-    "smoke": Settings(0.003, 1, (500, 1_000), 50, 300, 0.05),
+    "quick": Settings(0.05, 3, (10_000, 50_000), 1_000, 5_000, 0.5, 10),
+    "smoke": Settings(0.003, 1, (500, 1_000), 50, 300, 0.05, 2),
 }
 
 
@@ -99,17 +100,17 @@ def timed_pass(runner: Runner, count: int) -> float:
 
 def size_pass(runner: Runner, settings: Settings) -> int:
     """Warm up, then pick the checkouts per pass that take about ``pass_seconds``."""
+    timed_pass(runner, settings.warm_up)  # first calls pay for imports, caches, connections
     if runner.pass_size is not None:
-        size = max(2, round(runner.pass_size * settings.fixed_pass_scale))
-        timed_pass(runner, size)  # warm-up
-        return size
-    count, spent = 1, 0.0
+        return max(2, round(runner.pass_size * settings.fixed_pass_scale))
+    count, spent = settings.warm_up, 0.0
     while True:
         spent = timed_pass(runner, count) * count
-        if spent >= settings.pass_seconds / 5 or count >= 1_000_000:
+        if spent >= settings.pass_seconds / 4 or count >= 1_000_000:
             break
         count *= 4
-    return max(1, min(1_000_000, round(count * settings.pass_seconds / max(spent, 1e-9))))
+    wanted = round(count * settings.pass_seconds / max(spent, 1e-9))
+    return max(settings.warm_up, min(1_000_000, wanted))
 
 
 def vm_hwm_kib(pid: int) -> float | None:
