@@ -282,16 +282,33 @@ def store_scaling(
             if middle_id is None:  # a cursor in the middle of the first size, kept for all
                 created = bench_storage.NOW - 2_000_000 + size // 2
                 middle_id = service.list(limit=1, created=created).data[0].id
-            for name, ms in bench_storage.list_pages(service, middle_id).items():
+            for name, ms in fastest_pages(service, middle_id).items():
                 result["pages"].setdefault(name, []).append(ms)
     print_scaling(result, due)
     return result
 
 
+def fastest_pages(service: PaymentIntents, middle_id: str, repeat: int = 30) -> dict[str, float]:
+    """Each page's fastest time of ``repeat`` (ms): its cost with the shared machine's noise
+    taken out, which is what the flat-cost comparison across store sizes needs."""
+    import bench_storage
+
+    fastest: dict[str, float] = {}
+    for name, arguments in bench_storage.list_queries(service, middle_id).items():
+        service.list(limit=100, **arguments)  # warm caches and prepared statements
+        times = []
+        for _ in range(repeat):
+            began = time.perf_counter()
+            service.list(limit=100, **arguments)
+            times.append(time.perf_counter() - began)
+        fastest[name] = min(times) * 1000
+    return fastest
+
+
 def print_scaling(result: dict[str, Any], due: int) -> None:
     sizes = result["sizes"]
     cols = "".join(f"{s:>12,}" for s in sizes)
-    print(f"{'list page, limit=100 (median ms)':<34}{cols}  {'large/small':>11}  target ≤ 1.5")
+    print(f"{'list page, limit=100 (fastest ms)':<34}{cols}  {'large/small':>11}  target ≤ 1.5")
     for name, values in result["pages"].items():
         ratio = values[-1] / values[0]
         figures = "".join(f"{v:12.3f}" for v in values)
