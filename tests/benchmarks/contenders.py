@@ -13,9 +13,8 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "storage"))
@@ -39,14 +38,15 @@ class Runner:
     """What the harness drives: ``run(n)`` does n checkouts; ``begin_pass`` resets between passes.
 
     ``pass_size`` fixes the checkouts per pass (else the harness sizes passes by time);
-    ``pid`` names a server process whose peak memory (VmHWM) is reported instead of tracemalloc's.
+    ``pid`` names a server process whose peak memory (VmHWM) is reported instead of tracemalloc's;
+    ``notes`` says what else the table should show (requests carried per HTTP connection).
     """
 
     run: Callable[[int], None]
     begin_pass: Callable[[], None] = lambda: None
     pass_size: int | None = None
     pid: int | None = None
-    notes: list[str] = field(default_factory=list)
+    notes: Callable[[], str] = lambda: ""
 
 
 @dataclass
@@ -155,10 +155,8 @@ def project_http(manual: bool) -> Iterator[Runner]:
     with _server(command, port) as process:
         client = Client("127.0.0.1", port, KEY)
         try:
-            runner = Runner(lambda n: client.checkouts(n, manual), pid=process.pid)
-            yield runner
+            yield Runner(lambda n: client.checkouts(n, manual), pid=process.pid, notes=client.reuse)
         finally:
-            runner.notes.append(f"{client.requests / max(client.connects, 1):.0f} req/connection")
             client.close()
 
 
@@ -233,15 +231,14 @@ def localstripe_http(manual: bool) -> Iterator[Runner]:
     with _server(command, port) as process:
         client = Client("127.0.0.1", port, KEY)
         try:
-            runner = Runner(
+            yield Runner(
                 lambda n: client.checkouts(n, manual),
                 lambda: flush_server(client),
                 pass_size=PASS,
                 pid=process.pid,
+                notes=client.reuse,
             )
-            yield runner
         finally:
-            runner.notes.append(f"{client.requests / max(client.connects, 1):.0f} req/connection")
             client.close()
 
 
@@ -331,8 +328,3 @@ def http(manual: bool) -> list[Contender]:
         Contender("payment-intent serve (memory)", lambda: project_http(manual), project=True),
         localstripe,
     ]
-
-
-def describe(runner: Runner) -> dict[str, Any]:
-    """Extra facts a runner gathered while it ran (connections reused, say)."""
-    return {"notes": ", ".join(runner.notes)}

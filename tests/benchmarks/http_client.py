@@ -61,6 +61,10 @@ class Client:
             raise RuntimeError(f"{method} {path} -> {response.status}: {payload[:300]!r}")
         return json.loads(payload) if payload else {}
 
+    def reuse(self) -> str:
+        """How many requests each connection carried (1 when the server closes every one)."""
+        return f"{self.requests / max(self.connects, 1):,.0f} requests per connection"
+
     def close(self) -> None:
         if self.connection is not None:
             self.connection.close()

@@ -163,7 +163,7 @@ def measure(title: str, entries: list[Contender], settings: Settings) -> list[Ro
                 row.times.append(timed_pass(runner, row.pass_size))
         for row, runner in live:
             row.peak_kib, row.peak_kind = peak_memory(runner, row.pass_size)
-            row.notes = ", ".join(runner.notes)
+            row.notes = runner.notes()
     print_table(rows)
     return rows
 
