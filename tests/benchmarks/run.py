@@ -2,7 +2,7 @@
 
 Not a test (pytest does not collect it): run it and read the figures.
 
-    python tests/benchmarks/run.py              # full run, about 10 minutes on 2 cores
+    python tests/benchmarks/run.py              # full run, 5 to 7 minutes on 2 cores
     python tests/benchmarks/run.py --quick      # a few seconds per workload
     python tests/benchmarks/run.py --only checkout-memory,memory
     python tests/benchmarks/run.py --profile 2000   # where the time of one checkout goes
