@@ -106,7 +106,7 @@ def _conversion(annotation: Any, where: str) -> tuple[Convert, Convert] | None:
         raise TypeError(f"{where}: only dict[str, str] is supported")
     if isinstance(annotation, type) and issubclass(annotation, Enum):
         members = {member.value: member for member in annotation}
-        return (lambda member: member.value), members.__getitem__
+        return (lambda member: member._value_), members.__getitem__
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         codec: Codec[Any] = Codec(annotation)
         return codec.encode, codec.decode

@@ -384,7 +384,7 @@ def memory_per_intent(settings: Settings) -> dict[str, float]:
 
 LAYERS = (
     (
-        "validation (pydantic)",
+        "models (pydantic: validating, building)",
         (
             "pydantic",
             "payment_intent/domain/params.py",
@@ -394,7 +394,14 @@ LAYERS = (
     ),
     ("transitions", ("/transitions/", "payment_intent/domain/lifecycle.py")),
     ("ids/events", ("payment_intent/ids.py",)),
-    ("store", ("payment_intent/adapters/memory.py",)),
+    (
+        "store",
+        (
+            "payment_intent/adapters/memory.py",
+            "payment_intent/adapters/_plain.py",
+            "payment_intent/adapters/_sorted.py",
+        ),
+    ),
     ("domain", ("payment_intent/domain/",)),
     (
         "service",
