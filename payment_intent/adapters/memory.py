@@ -25,7 +25,7 @@ from typing import Any
 
 from payment_intent.adapters._plain import Codec
 from payment_intent.adapters._sorted import SortedKeys
-from payment_intent.domain.errors import ConcurrencyError
+from payment_intent.domain.errors import ConcurrencyError, parameter_invalid
 from payment_intent.domain.model import Event, PaymentIntent, trusted
 from payment_intent.domain.status import EventType, Status
 from payment_intent.ids import event_id, parse_event_id
@@ -193,8 +193,10 @@ class InMemoryStore:
     """
 
     def __init__(self, hot_intents: int = 1024) -> None:
-        if not isinstance(hot_intents, int) or hot_intents < 1:
-            raise ValueError("hot_intents must be a positive integer")
+        if isinstance(hot_intents, bool) or not isinstance(hot_intents, int) or hot_intents < 1:
+            raise parameter_invalid(
+                "hot_intents", "hot_intents must be a whole number of 1 or more."
+            )
         self._lock = threading.Lock()
         self._hot_limit = hot_intents
         self._hot: dict[str, None] = {}
