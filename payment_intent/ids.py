@@ -27,13 +27,6 @@ _pool = b""
 _taken = 0
 
 
-def _tick() -> int:
-    global _last
-    with _lock:
-        _last = max(_last + 1, time.time_ns())
-        return _last
-
-
 def _time_part(number: int) -> str:
     """``number`` as 12 base-62 digits, so that string order is numeric order (to the year 2880)."""
     global _high
@@ -65,7 +58,15 @@ def _random_part(length: int) -> str:
 
 def new_id(prefix: str) -> str:
     """A fresh id such as ``pi_028cd5VTwr...``: 12 time-ordered characters and 12 random ones."""
-    return f"{prefix}_{_time_part(_tick())}{_random_part(12)}"
+    global _last, _pool, _taken
+    with _lock:  # the tick and the random bytes under one acquisition
+        _last = max(_last + 1, time.time_ns())
+        tick = _last
+        if _taken + 12 > len(_pool):
+            _pool, _taken = os.urandom(_POOL_SIZE), 0
+        chunk = _pool[_taken : _taken + 12]
+        _taken += 12
+    return f"{prefix}_{_time_part(tick)}{chunk.translate(_RANDOM).decode()}"
 
 
 def new_client_secret(intent_id: str) -> str:
@@ -88,4 +89,6 @@ def parse_event_id(event: str) -> tuple[str, int, int] | None:
     head, _, version = head.rpartition("_")
     if not head.startswith("evt_") or not version.isdigit() or not rest.isdigit():
         return None
-    return head[4:], int(version), int(rest)
+    parsed = head[4:], int(version), int(rest)
+    # Only the exact spelling event_id makes: not "007", not other scripts' digits.
+    return parsed if event_id(*parsed) == event else None

@@ -529,6 +529,8 @@ class PaymentIntents:
 
     def _expire_if_due(self, intent: PaymentIntent) -> tuple[PaymentIntent, bool]:
         """Expire a lapsed hold; returns the current intent and whether this call expired it."""
+        if intent.status is not Status.REQUIRES_CAPTURE:  # only a hold can lapse
+            return intent, False
         for _ in range(self.max_retries):
             now = self.clock.now()
             if not aggregate.is_due(intent, now):

@@ -59,6 +59,7 @@ class _Row:
         "customer",
         "due_at",
         "events",
+        "index_keys",
         "intent",
         "status",
         "undos",
@@ -66,6 +67,9 @@ class _Row:
     )
 
     def __init__(self, intent: PaymentIntent) -> None:
+        self.status: Status | None = None
+        self.customer: str | None = None
+        self.index_keys: tuple[tuple[str | None, Status | None], ...] = ()
         self.cold: bytes | None = None
         self.intent: PaymentIntent | None = intent
         self.undos: list[dict[str, Any]] = []
@@ -75,19 +79,11 @@ class _Row:
 
     def _describe(self, intent: PaymentIntent) -> None:
         self.version = intent.version
-        self.customer = intent.customer
-        self.status = intent.status
         self.due_at = intent.capture_before_at if intent.status is Status.REQUIRES_CAPTURE else None
-
-    def index_keys(self) -> tuple[tuple[str | None, Status | None], ...]:
-        if self.customer is None:
-            return ((None, None), (None, self.status))
-        return (
-            (None, None),
-            (None, self.status),
-            (self.customer, None),
-            (self.customer, self.status),
-        )
+        if intent.status is not self.status or intent.customer != self.customer:
+            self.customer = intent.customer
+            self.status = intent.status
+            self.index_keys = _index_keys(intent.customer, intent.status)
 
     def current(self) -> PaymentIntent:
         if self.intent is not None:
@@ -148,6 +144,15 @@ class _Row:
         return events, at_version
 
 
+def _index_keys(
+    customer: str | None, status: Status
+) -> tuple[tuple[str | None, Status | None], ...]:
+    """The indexes an intent with this customer and status is listed in."""
+    if customer is None:
+        return ((None, None), (None, status))
+    return ((None, None), (None, status), (customer, None), (customer, status))
+
+
 def _conflict(message: str) -> ConcurrencyError:
     return ConcurrencyError(message, code="concurrent_modification")
 
@@ -163,10 +168,11 @@ def _own_record(event: Event, intent: PaymentIntent | None, index: int) -> _Even
         or not (event.data is intent or event.data == intent)
     ):
         return None
-    try:
-        marshal.dumps(event.previous_attributes)
-    except ValueError:
-        return None
+    if event.previous_attributes:
+        try:
+            marshal.dumps(event.previous_attributes)
+        except ValueError:
+            return None
     code = _TYPE_CODES.get(event.type, event.type)
     return (0, intent.version, index, code, event.created, event.previous_attributes)
 
@@ -306,10 +312,14 @@ class InMemoryStore:
     def commit(self, commit: Commit) -> None:
         intent = commit.intent
         own = [_own_record(event, intent, index) for index, event in enumerate(commit.events)]
-        foreign = [
-            event.model_dump_json(exclude={"sequence"}).encode() if record is None else b""
-            for event, record in zip(commit.events, own, strict=True)
-        ]
+        foreign = (
+            [
+                event.model_dump_json(exclude={"sequence"}).encode() if record is None else b""
+                for event, record in zip(commit.events, own, strict=True)
+            ]
+            if None in own
+            else [b""] * len(own)
+        )
         record = commit.idempotency
         packed = _pack_record(record) if record is not None else b""
         with self._lock:
@@ -356,10 +366,10 @@ class InMemoryStore:
             old_keys: tuple[tuple[str | None, Status | None], ...] = ()
             old_due = None
         else:
-            old_keys, old_due = row.index_keys(), row.due_at
+            old_keys, old_due = row.index_keys, row.due_at
             row.write(intent)
             position = (row.created, intent_id)
-        new_keys = row.index_keys()
+        new_keys = row.index_keys
         if old_keys != new_keys:
             for key in old_keys:
                 if key not in new_keys:
