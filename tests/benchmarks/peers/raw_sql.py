@@ -8,6 +8,7 @@ idempotency records, version checks or JSON body they also write.
 from __future__ import annotations
 
 import sqlite3
+from abc import ABC, abstractmethod
 from itertools import count
 from pathlib import Path
 from typing import Any
@@ -44,7 +45,34 @@ def _statements(placeholder: str) -> tuple[str, str, str, str]:
     )
 
 
-class RawSQLite:
+class _Raw(ABC):
+    """A checkout as its steps, each one statement in its own transaction (``_step``)."""
+
+    connection: Any
+    insert: str
+    confirm_manual: str
+    confirm_automatic: str
+    capture: str
+
+    @abstractmethod
+    def _step(self, sql: str, params: tuple[Any, ...]) -> None:
+        """Run ``sql`` in a transaction of its own; it must change exactly one row."""
+
+    def run(self, checkouts: int, manual: bool) -> None:
+        for _ in range(checkouts):
+            intent_id = f"pi_raw{next(_ids)}"
+            self._step(self.insert, (intent_id, "manual" if manual else "automatic"))
+            if manual:
+                self._step(self.confirm_manual, (intent_id,))
+                self._step(self.capture, (intent_id,))
+            else:
+                self._step(self.confirm_automatic, (intent_id,))
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+class RawSQLite(_Raw):
     """One connection, WAL and synchronous=NORMAL (the library's SQLiteStore settings)."""
 
     def __init__(self, path: Path) -> None:
@@ -61,21 +89,8 @@ class RawSQLite:
             raise AssertionError(f"{sql} changed no row")
         execute("COMMIT")
 
-    def run(self, checkouts: int, manual: bool) -> None:
-        for _ in range(checkouts):
-            intent_id = f"pi_raw{next(_ids)}"
-            self._step(self.insert, (intent_id, "manual" if manual else "automatic"))
-            if manual:
-                self._step(self.confirm_manual, (intent_id,))
-                self._step(self.capture, (intent_id,))
-            else:
-                self._step(self.confirm_automatic, (intent_id,))
 
-    def close(self) -> None:
-        self.connection.close()
-
-
-class RawPostgres:
+class RawPostgres(_Raw):
     """One psycopg connection, autocommit off: each step is its own transaction and commit."""
 
     def __init__(self, dsn: str) -> None:
@@ -90,16 +105,3 @@ class RawPostgres:
         with self.connection.transaction():
             if self.connection.execute(sql, params).rowcount != 1:
                 raise AssertionError(f"{sql} changed no row")
-
-    def run(self, checkouts: int, manual: bool) -> None:
-        for _ in range(checkouts):
-            intent_id = f"pi_raw{next(_ids)}"
-            self._step(self.insert, (intent_id, "manual" if manual else "automatic"))
-            if manual:
-                self._step(self.confirm_manual, (intent_id,))
-                self._step(self.capture, (intent_id,))
-            else:
-                self._step(self.confirm_automatic, (intent_id,))
-
-    def close(self) -> None:
-        self.connection.close()
