@@ -45,33 +45,31 @@ def _digits(number: int) -> str:
     return _PAIRS[first % 3844] + _PAIRS[second] + _PAIRS[third]
 
 
-def _random_part(length: int) -> str:
+def _take(length: int) -> str:
+    """``length`` random characters from the pool; the caller holds ``_lock``."""
     global _pool, _taken
-    with _lock:
-        if _taken + length > len(_pool):
-            _pool, _taken = os.urandom(_POOL_SIZE), 0
-        start = _taken
-        _taken += length
-        chunk = _pool[start:_taken]
+    if _taken + length > len(_pool):
+        _pool, _taken = os.urandom(_POOL_SIZE), 0
+    chunk = _pool[_taken : _taken + length]
+    _taken += length
     return chunk.translate(_RANDOM).decode()
 
 
 def new_id(prefix: str) -> str:
     """A fresh id such as ``pi_028cd5VTwr...``: 12 time-ordered characters and 12 random ones."""
-    global _last, _pool, _taken
-    with _lock:  # the tick and the random bytes under one acquisition
+    global _last
+    with _lock:  # the tick and the random characters under one acquisition
         _last = max(_last + 1, time.time_ns())
         tick = _last
-        if _taken + 12 > len(_pool):
-            _pool, _taken = os.urandom(_POOL_SIZE), 0
-        chunk = _pool[_taken : _taken + 12]
-        _taken += 12
-    return f"{prefix}_{_time_part(tick)}{chunk.translate(_RANDOM).decode()}"
+        random = _take(12)
+    return f"{prefix}_{_time_part(tick)}{random}"
 
 
 def new_client_secret(intent_id: str) -> str:
     """The secret a browser uses to see and confirm one intent."""
-    return f"{intent_id}_secret_{_random_part(24)}"
+    with _lock:
+        random = _take(24)
+    return f"{intent_id}_secret_{random}"
 
 
 def event_id(intent_id: str, version: int, index: int) -> str:

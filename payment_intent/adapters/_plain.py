@@ -58,11 +58,6 @@ class Codec(Generic[M]):
                 plain[index] = encode(value)
         return tuple(plain)
 
-    def encode_field(self, name: str, value: Any) -> Any:
-        """One field's value as plain data."""
-        encode = self.field_encoders.get(name)
-        return value if encode is None or value is None else encode(value)
-
     def decode(self, plain: tuple[Any, ...]) -> M:
         """The model back from :meth:`encode`'s output."""
         values = dict(zip(self.names, plain, strict=True))
