@@ -7,12 +7,36 @@ implements the same protocol (a store proves itself with the contract suite in
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from payment_intent.domain.model import Event, PaymentIntent
 from payment_intent.domain.outcomes import Attempt, Outcome, PaymentMethod
 from payment_intent.domain.status import Status
+
+
+# -- what a store raises ----------------------------------------------------------------------------
+
+
+class StorageError(Exception):
+    """Base of what a store raises about itself, named after PEP 249's exceptions (as
+    ``eventsourcing`` does): the store speaks storage, and the service decides what the API says."""
+
+
+class IntegrityError(StorageError):
+    """A commit lost a race: the intent's version moved, its idempotency key or the intent is held
+    by another request's record or claim. Nothing was written."""
+
+
+class OperationalError(StorageError):
+    """The database failed or could not be reached (a restart, a lock held too long, a timeout).
+    Nothing was written by the failed call; the same call may succeed later."""
+
+
+class DataError(StorageError):
+    """A value the database cannot hold. The parameter models refuse such values first, so this is
+    a store's last line, never the caller's answer."""
 
 
 @runtime_checkable
@@ -24,7 +48,12 @@ class Clock(Protocol):
 
 @runtime_checkable
 class Processor(Protocol):
-    """Decides the outcome of every payment attempt; the caller never does."""
+    """Decides the outcome of every payment attempt; the caller never does.
+
+    The service asks about each claimed attempt once. Asked again about the same ``attempt_id``
+    (only when a claimer crashed and a later command reconciles its claim), a processor answers
+    with its first answer without acting again, as real gateways do for a repeated idempotency key.
+    """
 
     def payment_method(self, payment_method_id: str) -> PaymentMethod | None:
         """The method behind an id, or ``None`` when the processor does not know it."""
@@ -40,6 +69,14 @@ class Processor(Protocol):
 
     def settle(self, attempt: Attempt, succeed: bool) -> Outcome:
         """The final outcome of an asynchronous method: approved or declined."""
+        ...
+
+    def capture(self, attempt: Attempt, amount: int) -> Outcome:
+        """Collect ``amount`` of the hold ``attempt`` authorized: approved or declined."""
+        ...
+
+    def release(self, attempt: Attempt) -> Outcome:
+        """Void the hold ``attempt`` authorized (a cancel): approved or declined."""
         ...
 
 
@@ -62,17 +99,48 @@ class IdempotencyRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class Claim:
+    """A command that is about to ask the processor, taken out in the store first.
+
+    A payment reaches the processor once per attempt the store accepts: a command commits its claim
+    (with ``Commit.claim``) before it calls the processor, so a racer that loses the claim never
+    calls it, and records the outcome in a second commit that ``settles`` the claim. While a claim
+    is held, no other commit changes its intent and no other claim takes its intent or its key.
+
+    ``expected_version`` is the intent's stored version the command decided on (0: the intent is
+    created by this command). ``params`` is the command's validated parameters as JSON-ready data:
+    with ``operation`` and ``attempt_id`` they let a later command decide it again when the claimer
+    crashed, asking the processor about the same attempt (``expires_at`` says when a claim counts as
+    abandoned).
+    """
+
+    intent_id: str
+    attempt_id: str
+    expected_version: int
+    operation: str
+    params: dict[str, Any]
+    idempotency_key: str | None
+    fingerprint: str
+    created: int
+    expires_at: int
+
+
+@dataclass(frozen=True, slots=True)
 class Commit:
     """Everything one command stores, all or nothing.
 
     ``intent`` is the new version (``expected_version + 1``), or ``None`` when only an idempotency
-    record is written. ``expected_version`` is the version the command read, 0 for a new intent.
+    record or a claim is written. ``expected_version`` is the version the command read, 0 for a new
+    intent. ``claim`` takes a claim out (with ``intent`` ``None``); ``settles`` names the claim this
+    commit completes, which must still be held and is released with the commit.
     """
 
     intent: PaymentIntent | None
     expected_version: int
     events: tuple[Event, ...] = ()
     idempotency: IdempotencyRecord | None = None
+    claim: Claim | None = None
+    settles: Claim | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,9 +151,14 @@ class ListQuery:
     them). ``after`` asks for the items just older than that ``(created, id)`` position, newest
     first; ``before`` for the items just newer, *oldest first* (the service reverses them).
     A store returns at most ``limit`` items.
+
+    ``now`` is the time of the request: a hold whose ``capture_before_at`` is at or before it has
+    lapsed, so for the ``status`` filter it counts as ``canceled``, not ``requires_capture``, even
+    while the sweep has not yet written its expiry out. The items are returned as stored.
     """
 
     limit: int
+    now: int
     customer: str | None = None
     status: Status | None = None
     created_gte: int | None = None
@@ -96,12 +169,17 @@ class ListQuery:
 
 @runtime_checkable
 class Store(Protocol):
-    """Persistence of intents, their events and idempotency records.
+    """Persistence of intents, their events, idempotency records and claims.
 
-    ``commit`` is atomic and uses optimistic concurrency: it raises
-    :class:`~payment_intent.errors.ConcurrencyError` when the stored version is not
-    ``expected_version`` or when a live idempotency record already holds the key. Every read returns
-    committed data only.
+    ``commit`` is atomic and uses optimistic concurrency. It raises :class:`IntegrityError`, having
+    written nothing, when the stored version is not ``expected_version``; when a live idempotency
+    record (``expires_at`` after the new record's ``created``) or a held claim already has the key;
+    when a claim is held on the intent and the commit does not settle it; when ``claim`` is given
+    and the intent is not at ``claim.expected_version`` or is claimed already; when ``settles`` is
+    given and that claim (same intent, same ``attempt_id``) is no longer held. A commit that writes
+    an idempotency record also deletes a few records that expired by its ``created`` (through an
+    index), so the table stays about a day of keys long. The database's own failures are raised as
+    :class:`OperationalError`. Every read returns committed data only.
     """
 
     def load(self, intent_id: str) -> PaymentIntent | None: ...
@@ -109,6 +187,19 @@ class Store(Protocol):
     def commit(self, commit: Commit) -> None: ...
 
     def idempotency_record(self, key: str) -> IdempotencyRecord | None: ...
+
+    def claim(self, intent_id: str) -> Claim | None:
+        """The claim held on an intent, live or expired, or ``None``."""
+        ...
+
+    def claim_for_key(self, key: str) -> Claim | None:
+        """The claim held under an idempotency key, or ``None``."""
+        ...
+
+    def purge_idempotency(self, now: int, limit: int) -> int:
+        """Delete up to ``limit`` idempotency records that expired at or before ``now`` (oldest
+        first, through an index); returns how many went."""
+        ...
 
     def list_intents(self, query: ListQuery) -> list[PaymentIntent]: ...
 
@@ -126,3 +217,14 @@ class Store(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class BatchStore(Store, Protocol):
+    """A store that can write many independent commits in one transaction (the SQL stores): the
+    expiry sweep then pays one flush per batch instead of one per hold."""
+
+    def commit_many(self, commits: Sequence[Commit]) -> list[IntegrityError | None]:
+        """Apply each commit as if alone, in one transaction; a commit that conflicts writes nothing
+        and its :class:`IntegrityError` takes its place in the result (``None``: written)."""
+        ...

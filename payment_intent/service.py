@@ -425,6 +425,7 @@ class PaymentIntents:
         gte, lte = _created_bounds(params.created)
         query = ListQuery(
             limit=params.limit + 1,
+            now=self.clock.now(),
             customer=params.customer,
             status=Status(params.status) if params.status else None,
             created_gte=gte,
