@@ -27,42 +27,12 @@ from payment_intent.dialects.api import Api, WireResponse, get_dialect
 from payment_intent.dialects.forms import decode_form
 from payment_intent.dialects.keys import ApiKeys
 from payment_intent.domain.errors import InvalidRequestError, PaymentIntentError
+from payment_intent.operations import COMMANDS
 from payment_intent.ports import Clock, Store
 
 DEFAULT_DB = "payment_intents.sqlite3"
 STORE_ENV = "PAYMENT_INTENT_STORE"
 KEYS_ENV = "PAYMENT_INTENT_API_KEYS"
-
-#: command → (operation, whether it names an intent)
-COMMANDS: dict[str, tuple[str, bool]] = {
-    "create": ("create", False),
-    "retrieve": ("retrieve", True),
-    "update": ("update", True),
-    "list": ("list", False),
-    "confirm": ("confirm", True),
-    "capture": ("capture", True),
-    "cancel": ("cancel", True),
-    "attach": ("attach", True),
-    "complete-action": ("complete_action", True),
-    "settle": ("settle", True),
-    "expire": ("expire", False),
-    "events": ("events", False),
-}
-_HELP = {
-    "create": "create an intent",
-    "retrieve": "show an intent (client_secret=… for the browser's view)",
-    "update": "change an intent",
-    "list": "list intents, newest first",
-    "confirm": "attempt the payment (CasaPay)",
-    "capture": "capture all or part of a hold",
-    "cancel": "cancel an intent",
-    "attach": "test mode: the customer's browser attaches a method and confirms",
-    "complete-action": "test mode: the customer completes (succeed=false: fails) the redirect",
-    "settle": "test mode: the asynchronous method succeeds (succeed=false: fails)",
-    "expire": "cancel every hold past capture_before_at",
-    "events": "the event feed, oldest first",
-}
-
 
 # -- the parser ----------------------------------------------------------------------------------
 
@@ -117,14 +87,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="close a keep-alive connection idle this long (default: 30)",
     )
-    for name, (_, names_intent) in COMMANDS.items():
-        command = commands.add_parser(name, parents=[common], help=_HELP[name])
-        if names_intent:
+    for name, spec in COMMANDS.items():
+        command = commands.add_parser(name, parents=[common], help=spec.summary)
+        if spec.names_intent:
             command.add_argument("intent", metavar="ID")
         command.add_argument(
             "params", nargs="*", metavar="NAME=VALUE", help="parameters, in the dialect's names"
         )
-        if name in ("create", "update", "confirm", "capture", "cancel", "attach"):
+        if spec.keyed:
             command.add_argument("--idempotency-key")
     commands.add_parser("diagram", parents=[common], help="the lifecycle as a mermaid diagram")
     return parser
@@ -157,10 +127,10 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     try:
         clock: Clock = ManualClock(args.at) if hasattr(args, "at") else SystemClock()
         api = Api.over(dialect, None, store, clock=clock)
-        operation, names_intent = COMMANDS[command]
+        spec = COMMANDS[command]
         response = api.call(
-            operation,
-            args.intent if names_intent else "",
+            spec.name,
+            args.intent if spec.names_intent else "",
             _params(args.params),
             idempotency_key=getattr(args, "idempotency_key", None),
         )
@@ -174,7 +144,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
 
 def _call(api: Api, command: str, intent_id: str, params: Sequence[str]) -> WireResponse:
     """One command, as :func:`main` runs it, over ``api`` (the demo runs its steps through this)."""
-    return api.call(COMMANDS[command][0], intent_id, _params(params))
+    return api.call(COMMANDS[command].name, intent_id, _params(params))
 
 
 def open_store(db: str | None) -> Store:

@@ -33,6 +33,7 @@ def lifecycle_mermaid() -> str:
                 "dest": row.dest.value,
             }
             for row in TRANSITIONS
+            if row.dest is not None  # an edit keeps the status: no edge to draw
         ],
         initial=Status.REQUIRES_PAYMENT_METHOD.value,
         auto_transitions=False,

@@ -7,6 +7,7 @@ from payment_intent.domain.errors import (
     IdempotencyError,
     InvalidRequestError,
     PaymentIntentError,
+    StorageUnavailableError,
 )
 
 __all__ = [
@@ -16,4 +17,5 @@ __all__ = [
     "IdempotencyError",
     "InvalidRequestError",
     "PaymentIntentError",
+    "StorageUnavailableError",
 ]

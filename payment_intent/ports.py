@@ -15,7 +15,6 @@ from payment_intent.domain.model import Event, PaymentIntent
 from payment_intent.domain.outcomes import Attempt, Outcome, PaymentMethod
 from payment_intent.domain.status import Status
 
-
 # -- what a store raises ----------------------------------------------------------------------------
 
 

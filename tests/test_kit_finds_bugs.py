@@ -8,7 +8,6 @@ few steps that reach the bug, not the dozens Hypothesis first stumbled on.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -18,11 +17,11 @@ from hypothesis.stateful import run_state_machine_as_test
 
 from payment_intent import InMemoryStore, ManualClock, PaymentIntent, PaymentIntents
 from payment_intent.adapters.simulated import SimulatedProcessor
-from payment_intent.domain import aggregate
-from payment_intent.domain.aggregate import Change
+from payment_intent.domain import expiry
+from payment_intent.domain.aggregate import Decision, ProcessorCall
+from payment_intent.domain.events import Change
+from payment_intent.service.commands import Command, Context
 from payment_intent.testing import InvariantViolation, PaymentIntentMachine
-
-Decide = Callable[[PaymentIntent | None, int], Change]
 
 HUNT = settings(
     database=None,  # every run starts from scratch: no replaying a failure found earlier
@@ -66,25 +65,28 @@ class PlantedBug(PaymentIntents):
     operation = ""
 
     def damage(self, before: PaymentIntent, after: PaymentIntent) -> PaymentIntent:
-        raise NotImplementedError
+        raise AssertionError("each planted bug says how it damages the intent")
 
-    def _run(
-        self,
-        operation: str,
-        intent_id: str | None,
-        params: Any,
-        idempotency_key: str | None,
-        decide: Decide,
-    ) -> PaymentIntent:
-        if operation != self.operation:
-            return super()._run(operation, intent_id, params, idempotency_key, decide)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        honest = self.loop.decide
 
-        def broken(intent: PaymentIntent | None, now: int) -> Change:
-            change = decide(intent, now)
-            assert intent is not None
-            return replace(change, intent=self.damage(intent, change.intent))
+        def broken(
+            context: Context, command: Command, intent: PaymentIntent | None, now: int, **ids: str
+        ) -> Decision:
+            decision = honest(context, command, intent, now, **ids)
+            if command.operation != self.operation or intent is None:
+                return decision
 
-        return super()._run(operation, intent_id, params, idempotency_key, broken)
+            def damaged(change: Change) -> Change:
+                return replace(change, intent=self.damage(intent, change.intent))
+
+            if isinstance(decision, ProcessorCall):
+                finish = decision.finish
+                return replace(decision, finish=lambda outcome: damaged(finish(outcome)))
+            return damaged(decision)
+
+        self.loop.decide = broken
 
 
 class CaptureKeepsTheHold(PlantedBug):
@@ -143,14 +145,14 @@ def test_the_machine_catches_a_cancel_that_forgets_canceled_at_and_shrinks_it() 
 def test_the_machine_catches_an_expiry_that_keeps_the_hold_and_shrinks_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    real_expire = aggregate.expire
+    real_expire = expiry.expire
 
-    def expire_keeping_the_hold(intent: PaymentIntent, now: int) -> Change:
-        change = real_expire(intent, now)
+    def expire_keeping_the_hold(intent: PaymentIntent) -> Change:
+        change = real_expire(intent)
         kept = change.intent.evolve(amount_capturable=intent.amount_capturable)
         return replace(change, intent=kept)
 
-    monkeypatch.setattr(aggregate, "expire", expire_keeping_the_hold)
+    monkeypatch.setattr(expiry, "expire", expire_keeping_the_hold)
     error, steps = hunt(machine_over(PaymentIntents, "casapay"))
 
     assert "amount_capturable > 0 exactly when the status is requires_capture" in str(error)

@@ -18,7 +18,7 @@ from typing import Any, Generic, Literal, TypeVar, Union, get_args, get_origin
 
 from pydantic import BaseModel
 
-from payment_intent.domain.model import FrozenDict, trusted
+from payment_intent.domain.model import FrozenDict
 
 M = TypeVar("M", bound=BaseModel)
 Convert = Callable[[Any], Any]
@@ -65,7 +65,7 @@ class Codec(Generic[M]):
             value = values[name]
             if value is not None:
                 values[name] = decode(value)
-        return trusted(self.cls, values)
+        return self.cls.model_construct(**values)
 
 
 def _conversion(annotation: Any, where: str) -> tuple[Convert, Convert] | None:

@@ -25,11 +25,11 @@ from typing import Any
 
 from payment_intent.adapters._plain import Codec
 from payment_intent.adapters._sorted import SortedKeys
-from payment_intent.domain.errors import ConcurrencyError, parameter_invalid
-from payment_intent.domain.model import Event, PaymentIntent, trusted
+from payment_intent.domain.errors import parameter_invalid
+from payment_intent.domain.model import Event, PaymentIntent
 from payment_intent.domain.status import EventType, Status
 from payment_intent.ids import event_id, parse_event_id
-from payment_intent.ports import Commit, IdempotencyRecord, ListQuery
+from payment_intent.ports import Claim, Commit, IdempotencyRecord, IntegrityError, ListQuery
 
 _TOP = chr(0x10FFFF)
 _INTENTS: Codec[PaymentIntent] = Codec(PaymentIntent)
@@ -133,7 +133,7 @@ class _Row:
                 fields = dict(self.current().__dict__)
                 for undo in reversed(hot_undos[version - cold_version :]):
                     fields.update(undo)
-                return trusted(PaymentIntent, fields)
+                return PaymentIntent.model_construct(**fields)
             assert current_plain is not None
             values = list(current_plain)
             for undo in reversed(undos_plain[version - 1 :]):
@@ -153,8 +153,8 @@ def _index_keys(
     return ((None, None), (None, status), (customer, None), (customer, status))
 
 
-def _conflict(message: str) -> ConcurrencyError:
-    return ConcurrencyError(message, code="concurrent_modification")
+def _conflict(message: str) -> IntegrityError:
+    return IntegrityError(message)
 
 
 def _own_record(event: Event, intent: PaymentIntent | None, index: int) -> _EventRecord | None:
@@ -216,6 +216,8 @@ class InMemoryStore:
         self._foreign_positions: dict[str, int] = {}
         # key -> (expires_at, the record packed by _pack_record)
         self._idempotency: dict[str, tuple[int, bytes]] = {}
+        self._claims: dict[str, Claim] = {}
+        self._claim_keys: dict[str, str] = {}
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -223,6 +225,22 @@ class InMemoryStore:
         with self._lock:
             row = self._rows.get(intent_id)
             return row.current() if row is not None else None
+
+    def claim(self, intent_id: str) -> Claim | None:
+        with self._lock:
+            return self._claims.get(intent_id)
+
+    def claim_for_key(self, key: str) -> Claim | None:
+        with self._lock:
+            intent_id = self._claim_keys.get(key)
+            return self._claims.get(intent_id) if intent_id is not None else None
+
+    def purge_idempotency(self, now: int, limit: int) -> int:
+        with self._lock:
+            gone = [k for k, (expires_at, _) in self._idempotency.items() if expires_at <= now]
+            for key in gone[:limit]:
+                del self._idempotency[key]
+            return min(len(gone), limit)
 
     def idempotency_record(self, key: str) -> IdempotencyRecord | None:
         held = self._idempotency.get(key)
@@ -323,6 +341,23 @@ class InMemoryStore:
         record = commit.idempotency
         packed = _pack_record(record) if record is not None else b""
         with self._lock:
+            claim, settles = commit.claim, commit.settles
+            if claim is not None:
+                row = self._rows.get(claim.intent_id)
+                held = self._idempotency.get(claim.idempotency_key or "")
+                if (
+                    (row.version if row is not None else 0) != claim.expected_version
+                    or claim.intent_id in self._claims
+                    or (claim.idempotency_key or "") in self._claim_keys
+                    or (held is not None and held[0] > claim.created)
+                ):
+                    raise _conflict(f"PaymentIntent {claim.intent_id} cannot be claimed now.")
+            if settles is not None:
+                mine = self._claims.get(settles.intent_id)
+                if mine is None or mine.attempt_id != settles.attempt_id:
+                    raise _conflict(f"The claim on {settles.intent_id} is no longer held.")
+            elif intent is not None and intent.id in self._claims:
+                raise _conflict(f"PaymentIntent {intent.id} is claimed by another request.")
             row = None
             if intent is not None:
                 row = self._rows.get(intent.id)
@@ -356,6 +391,13 @@ class InMemoryStore:
                     row.events.append((len(self._events), version, index, code, created, previous))
             if record is not None:
                 self._idempotency[record.key] = (record.expires_at, packed)
+            if claim is not None:
+                self._claims[claim.intent_id] = claim
+                if claim.idempotency_key is not None:
+                    self._claim_keys[claim.idempotency_key] = claim.intent_id
+            if settles is not None:
+                del self._claims[settles.intent_id]
+                self._claim_keys.pop(settles.idempotency_key or "", None)
 
     def _write(self, intent: PaymentIntent, row: _Row | None) -> _Row:
         """Store ``intent`` as its row's current version, move it in the indexes, keep it hot."""

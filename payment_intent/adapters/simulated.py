@@ -88,3 +88,11 @@ class SimulatedProcessor:
 
     def settle(self, attempt: Attempt, succeed: bool) -> Outcome:
         return Approved() if succeed else _SETTLEMENT_FAILED
+
+    def capture(self, attempt: Attempt, amount: int) -> Outcome:
+        """A test hold is always there to be captured, in full or in part."""
+        return Approved()
+
+    def release(self, attempt: Attempt) -> Outcome:
+        """A test hold is always released on request."""
+        return Approved()

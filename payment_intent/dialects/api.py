@@ -28,9 +28,9 @@ from payment_intent.domain.errors import (
     CardError,
     InvalidRequestError,
     PaymentIntentError,
-    parameter_invalid,
-    parameter_missing,
 )
+from payment_intent.domain.params import AdvanceClockParams, parse
+from payment_intent.operations import KEYED, OPERATIONS
 from payment_intent.ports import Clock, Processor, Store
 from payment_intent.service import Page, PaymentIntents
 
@@ -38,13 +38,6 @@ _LOG = logging.getLogger(__name__)
 
 #: The largest request body read, in bytes; the SDKs send a few kilobytes at most.
 MAX_BODY = 256 * 1024
-#: The furthest one call may move a manual clock: ten years.
-MAX_ADVANCE = 10 * 365 * 24 * 3600
-_COMMANDS = frozenset(
-    {"create", "update", "confirm", "capture", "cancel", "attach", "complete_action", "settle"}
-)
-#: Every operation :meth:`Api.call` runs (the routes' operations, and the sweep).
-OPERATIONS = _COMMANDS | {"retrieve", "list", "events", "advance_clock", "expire"}
 #: Bodies are plain trees of dicts and lists, never circular: skip json's cycle bookkeeping.
 _JSON = json.JSONEncoder(ensure_ascii=False, check_circular=False)
 
@@ -182,7 +175,7 @@ class Api:
                     "(publishable keys may only retrieve an intent with its client_secret).",
                     code="secret_key_required",
                 )
-            idempotency_key = lowered.get("idempotency-key") if operation in _COMMANDS else None
+            idempotency_key = lowered.get("idempotency-key") if operation in KEYED else None
             return self._answer(operation, key.livemode, ids.get("id", ""), params, idempotency_key)
         except PaymentIntentError as error:
             return self._error(error)
@@ -231,6 +224,8 @@ class Api:
         """
         if operation not in OPERATIONS:
             raise ValueError(f"Unknown operation {operation!r}.")
+        if idempotency_key is not None and operation not in KEYED:
+            raise ValueError(f"{operation} takes no idempotency key.")
         try:
             canonical = self.dialect.to_canonical(operation, params or {}, form=form)
             return self._answer(operation, livemode, intent_id, canonical, idempotency_key)
@@ -330,12 +325,7 @@ class Api:
                 "(payment-intent serve --clock manual) to move time by hand.",
                 code="clock_not_manual",
             )
-        if "seconds" not in params:
-            raise parameter_missing("seconds")
-        seconds = params["seconds"]
-        if isinstance(seconds, int) and not isinstance(seconds, bool) and seconds > MAX_ADVANCE:
-            raise parameter_invalid("seconds", f"seconds can be at most {MAX_ADVANCE}.")
-        now = clock.advance(seconds)
+        now = clock.advance(parse(AdvanceClockParams, params).seconds)
         for service in self.services.values():
             service.expire_authorizations()
         return now

@@ -14,11 +14,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from payment_intent.dialects.forms import PARAMETERS, coerce
+from payment_intent.dialects.forms import Spec, coerce, form_spec
 from payment_intent.domain.errors import PaymentIntentError, parameter_unknown
 from payment_intent.domain.model import ClientPaymentIntent, Event, PaymentIntent
 from payment_intent.domain.profiles import Profile
-from payment_intent.domain.status import Status
+from payment_intent.operations import OPERATIONS, parameter_names
 from payment_intent.service import Page
 
 #: An intent id in a path: what ids look like, and nothing that could be a path of its own.
@@ -46,34 +46,18 @@ class Route:
         return found.groupdict() if found else None
 
 
-#: The routes both dialects share, after the prefix.
-COMMON_ROUTES: tuple[Route, ...] = (
-    Route("POST", "/payment_intents", "create"),
-    Route("GET", "/payment_intents", "list"),
-    Route("GET", f"/payment_intents/{ID}", "retrieve"),
-    Route("POST", f"/payment_intents/{ID}/cancel", "cancel"),
-    Route("POST", f"/payment_intents/{ID}/capture", "capture"),
-    Route("GET", "/events", "events"),
-    Route("POST", f"/test_helpers/payment_intents/{ID}/attach", "attach", test_helper=True),
-    Route(
-        "POST",
-        f"/test_helpers/payment_intents/{ID}/complete_action",
-        "complete_action",
-        test_helper=True,
-    ),
-    Route("POST", f"/test_helpers/payment_intents/{ID}/settle", "settle", test_helper=True),
-    Route("POST", "/test_helpers/clock/advance", "advance_clock", test_helper=True),
-)
+def routes_for(dialect: str) -> tuple[Route, ...]:
+    """A dialect's routes, from the registry of operations."""
+    return tuple(
+        Route(endpoint.method, endpoint.path.replace("{id}", ID), spec.name, spec.test_helper)
+        for spec in OPERATIONS.values()
+        for endpoint in spec.endpoints.get(dialect, ())
+    )
 
-#: The parameters each operation accepts, by canonical name (the service validates values).
-OPERATION_PARAMETERS: dict[str, frozenset[str]] = {
-    "retrieve": frozenset({"client_secret"}),
-    "events": frozenset({"starting_after", "limit"}),
-    "attach": frozenset({"payment_method", "return_url"}),
-    "complete_action": frozenset({"succeed"}),
-    "settle": frozenset({"succeed"}),
-    "advance_clock": frozenset({"seconds"}),
-    "expire": frozenset(),
+
+#: How form strings are read as each operation's parameter types (from the parameter models).
+_FORM_SPECS: dict[str, dict[str, Spec]] = {
+    name: form_spec(spec.params) for name, spec in OPERATIONS.items()
 }
 
 
@@ -115,21 +99,16 @@ class Dialect(ABC):
         if not params:
             return {}
         renames, hidden = self._renames_and_hidden(operation)
-        allowed = OPERATION_PARAMETERS.get(operation)
+        allowed = parameter_names(operation)
         canonical: dict[str, Any] = {}
         for key, value in params.items():
             name = renames.get(key, key)
-            if (
-                key in hidden
-                or key == "idempotency_key"
-                or (allowed is not None and name not in allowed)
-            ):
+            if key in hidden or name not in allowed:
                 raise parameter_unknown(key)
             canonical[name] = self.nested_to_canonical(name, value)
         if form:
-            canonical = {
-                k: coerce(v, PARAMETERS[k]) if k in PARAMETERS else v for k, v in canonical.items()
-            }
+            types = _FORM_SPECS[operation]
+            canonical = {k: coerce(v, types[k]) if k in types else v for k, v in canonical.items()}
         return canonical
 
     def nested_to_canonical(self, name: str, value: Any) -> Any:
@@ -172,9 +151,6 @@ class Dialect(ABC):
         return value
 
     # -- responses -------------------------------------------------------------------------------
-
-    @abstractmethod
-    def wire_status(self, status: Status) -> str: ...
 
     @abstractmethod
     def render_intent(self, intent: PaymentIntent) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from payment_intent.dialects.base import COMMON_ROUTES, ID, Dialect, Route
+from payment_intent.dialects.base import Dialect, Route, routes_for
 from payment_intent.domain.errors import PaymentIntentError, parameter_invalid
 from payment_intent.domain.model import (
     Charge,
@@ -23,7 +23,6 @@ from payment_intent.domain.model import (
     PaymentMethodOptions,
 )
 from payment_intent.domain.profiles import CASAPAY
-from payment_intent.domain.status import Status
 from payment_intent.service import Page
 
 
@@ -33,11 +32,7 @@ class CasaPay(Dialect):
     name = "casapay"
     prefix = "/v1"
     profile = CASAPAY
-    routes: ClassVar[tuple[Route, ...]] = (
-        *COMMON_ROUTES,
-        Route("POST", f"/payment_intents/{ID}", "update"),
-        Route("POST", f"/payment_intents/{ID}/confirm", "confirm"),
-    )
+    routes: ClassVar[tuple[Route, ...]] = routes_for("casapay")
     renames: ClassVar[Mapping[str, Mapping[str, str]]] = {}
 
     def credentials(self, headers: Mapping[str, str]) -> str | None:
@@ -67,9 +62,6 @@ class CasaPay(Dialect):
         return param.replace("[card][capture_type]", "[card][capture_method]")
 
     # -- objects ---------------------------------------------------------------------------------
-
-    def wire_status(self, status: Status) -> str:
-        return status.value
 
     def render_intent(self, intent: PaymentIntent) -> dict[str, Any]:
         latest = intent.latest_charge

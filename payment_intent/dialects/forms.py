@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import json
 import re
+import types
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, Union, get_args, get_origin
 from urllib.parse import unquote
+
+from pydantic import BaseModel
 
 from payment_intent.domain.errors import InvalidRequestError, parameter_invalid
 
@@ -168,17 +171,36 @@ def coerce(value: Any, spec: Spec) -> Any:
     return value
 
 
-#: The canonical parameters that are not strings, for every operation.
-PARAMETERS: dict[str, Spec] = {
-    "amount": INT,
-    "amount_to_capture": INT,
-    "confirm": BOOL,
-    "succeed": BOOL,
-    "limit": INT,
-    "seconds": INT,
-    "payment_method_types": ListOf(STR),
-    "payment_method_options": {
-        "card": {"allowed_bins": ListOf(STR), "allowed_funding": ListOf(STR)},
-    },
-    "created": OneOf(INT, {"gt": INT, "gte": INT, "lt": INT, "lte": INT}),
-}
+def form_spec(model: type[BaseModel]) -> dict[str, Spec]:
+    """How to read each non-string parameter of ``model`` from form strings, from the model's own
+    field types: the parameter models are the one declaration of each parameter's type."""
+    spec: dict[str, Spec] = {}
+    for name, info in model.model_fields.items():
+        found = _spec(info.annotation)
+        if found is not None:
+            spec[name] = found
+    return spec
+
+
+def _spec(annotation: Any) -> Spec | None:
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _spec(get_args(annotation)[0])
+    if origin in (Union, types.UnionType):
+        options = [arg for arg in get_args(annotation) if arg is not type(None)]
+        models = [arg for arg in options if isinstance(arg, type) and issubclass(arg, BaseModel)]
+        scalars = [arg for arg in options if arg not in models]
+        if models and scalars:
+            scalar = _spec(scalars[0])
+            return OneOf(scalar if scalar is not None else STR, form_spec(models[0]))
+        return _spec(options[0]) if len(options) == 1 else None
+    if origin is list:
+        item = _spec(get_args(annotation)[0])
+        return ListOf(item if item is not None else STR)
+    if annotation is bool:
+        return BOOL
+    if annotation is int:
+        return INT
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return form_spec(annotation)
+    return None

@@ -14,7 +14,7 @@ import binascii
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from payment_intent.dialects.base import COMMON_ROUTES, ID, Dialect, Route
+from payment_intent.dialects.base import Dialect, Route, routes_for
 from payment_intent.domain.errors import PaymentIntentError, parameter_invalid
 from payment_intent.domain.model import (
     Charge,
@@ -67,11 +67,7 @@ class PayRex(Dialect):
     name = "payrex"
     prefix = ""
     profile = PAYREX
-    routes: ClassVar[tuple[Route, ...]] = (
-        *COMMON_ROUTES,
-        # The payrex-python SDK updates with PUT.
-        Route("PUT", f"/payment_intents/{ID}", "update"),
-    )
+    routes: ClassVar[tuple[Route, ...]] = routes_for("payrex")
     renames: ClassVar[Mapping[str, Mapping[str, str]]] = {
         "*": {
             "payment_methods": "payment_method_types",
@@ -114,9 +110,6 @@ class PayRex(Dialect):
         )
 
     # -- objects ---------------------------------------------------------------------------------
-
-    def wire_status(self, status: Status) -> str:
-        return STATUSES[status]
 
     def render_intent(self, intent: PaymentIntent) -> dict[str, Any]:
         card = intent.payment_method_options.card

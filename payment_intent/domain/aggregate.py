@@ -1,39 +1,40 @@
 """What each command does to a PaymentIntent: pure decisions, no I/O.
 
-Every function takes the intent as it stands, the validated parameters, the time and (for payment
-attempts) the processor's outcome, and returns a :class:`Change`: the next version of the intent and
-the events it emits. Status moves go through the shared machine in :mod:`lifecycle`; the rules that
-depend on the provider come from the :class:`Profile`.
+A command takes the intent as it stands (as of the request's time), its validated parameters and
+the time. It either decides outright and returns a :class:`Change`, or it needs the processor's
+answer first and returns a :class:`ProcessorCall`: what to ask, and how to finish once answered.
+Each command checks the statuses it accepts exactly once, through :func:`lifecycle.require`, and
+moves the status only through the shared machine.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from enum import Enum
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
 
-from pydantic import BaseModel
-
-from payment_intent.domain.errors import (
-    CardError,
-    InvalidRequestError,
-    PaymentIntentError,
-    parameter_invalid,
-    resource_missing,
+from payment_intent.domain import payment_methods
+from payment_intent.domain.errors import CardError, InvalidRequestError, parameter_invalid
+from payment_intent.domain.events import Change, changed
+from payment_intent.domain.lifecycle import (
+    ANNOTATE,
+    CANCEL,
+    CAPTURE,
+    COMPLETE_ACTION,
+    CONFIRM,
+    SETTLE,
+    UPDATE,
+    fire,
+    require,
 )
-from payment_intent.domain.lifecycle import advance, require_status
 from payment_intent.domain.model import (
     NO_METADATA,
-    CardOptions,
     Charge,
     ChargeStatus,
     FrozenDict,
     NextAction,
     PaymentError,
     PaymentIntent,
-    PaymentMethodOptions,
-    replace,
-    trusted,
 )
 from payment_intent.domain.outcomes import (
     Approved,
@@ -45,12 +46,12 @@ from payment_intent.domain.outcomes import (
     Pending,
 )
 from payment_intent.domain.params import (
+    MAX_METADATA_KEYS,
     RESTRICTED_UPDATE_FIELDS,
     CancelParams,
     CaptureParams,
     ConfirmParams,
     CreateParams,
-    PaymentMethodOptionsParams,
     UpdateParams,
 )
 from payment_intent.domain.profiles import Profile
@@ -64,106 +65,28 @@ from payment_intent.domain.status import (
 
 AUTHENTICATION_FAILURE = "payment_intent_authentication_failure"
 
-#: Fields an event's ``previous_attributes`` never reports: bookkeeping, not business state.
-_UNREPORTED = frozenset({"version", "updated_at", "authenticated_payment_method"})
+#: What the service may ask the processor, by the port's method names.
+Request = Literal["authorize", "complete_authentication", "settle", "capture", "release"]
 
 
 @dataclass(frozen=True, slots=True)
-class Change:
-    """The result of a command: the new version, its events, and an error to raise once stored."""
+class ProcessorCall:
+    """A command that needs the processor's answer: ask ``request`` about ``attempt`` (with
+    ``amount`` for a capture, ``succeed`` for a settlement), then ``finish`` with the outcome."""
 
-    intent: PaymentIntent
-    events: tuple[tuple[EventType, dict[str, Any]], ...] = ()
-    error: PaymentIntentError | None = field(default=None)
-
-
-#: Models whose fields all hold plain JSON values (str, int, bool, None): their JSON form is their
-#: field dict, which is much cheaper than ``model_dump``.
-_FLAT_MODELS = frozenset({Charge, PaymentError, NextAction})
+    request: Request
+    attempt: Attempt
+    finish: Callable[[Outcome], Change]
+    amount: int = 0
+    succeed: bool = True
 
 
-def previous_attributes(before: PaymentIntent, after: PaymentIntent) -> dict[str, Any]:
-    """The fields a change touched, with the values they had before (as JSON-ready data)."""
-    old = before.__dict__
-    return {
-        name: _json_ready(old[name])
-        for name, value in after.__dict__.items()
-        if old[name] is not value and old[name] != value and name not in _UNREPORTED
-    }
-
-
-def _json_ready(value: Any) -> Any:
-    """``value`` as ``model_dump(mode="json")`` renders it, for the types an intent holds."""
-    if value is None or type(value) in (str, int, bool):
-        return value
-    if isinstance(value, Enum):
-        return value._value_
-    if type(value) in _FLAT_MODELS:
-        return dict(value.__dict__)  # every field already JSON-ready
-    if isinstance(value, BaseModel):
-        return value.model_dump(mode="json")
-    if isinstance(value, tuple):
-        return [_json_ready(item) for item in value]
-    if isinstance(value, dict):
-        return {key: _json_ready(item) for key, item in value.items()}
-    raise TypeError(f"no JSON form for {type(value).__name__}")
+Decision = Change | ProcessorCall
 
 
 def _next(intent: PaymentIntent, now: int, **changes: Any) -> PaymentIntent:
     return intent.evolve(
         version=intent.version + 1, updated_at=max(now, intent.updated_at), **changes
-    )
-
-
-# -- payment methods ---------------------------------------------------------------------------
-
-
-def check_payment_method(
-    intent_types: tuple[str, ...],
-    options: PaymentMethodOptions,
-    method: PaymentMethod | None,
-    method_id: str,
-    param: str = "payment_method",
-) -> PaymentMethod:
-    """Refuse an unknown method, one whose type the intent does not allow, or a card it excludes."""
-    if method is None:
-        raise resource_missing(param, "payment_method", method_id)
-    if method.type not in intent_types:
-        raise parameter_invalid(
-            param,
-            f"The PaymentMethod provided ({method.id}) has type {method.type}, which is not one of "
-            f"this PaymentIntent's payment_method_types: {', '.join(intent_types)}.",
-        )
-    card = options.card
-    if method.type == "card" and card is not None:
-        if card.allowed_bins is not None and method.card_bin not in card.allowed_bins:
-            raise parameter_invalid(
-                param, "This card's BIN is not in payment_method_options.card.allowed_bins."
-            )
-        if card.allowed_funding is not None and method.card_funding not in card.allowed_funding:
-            raise parameter_invalid(
-                param,
-                f"This card's funding ({method.card_funding}) is not in "
-                "payment_method_options.card.allowed_funding.",
-            )
-    return method
-
-
-_NO_OPTIONS = PaymentMethodOptions()
-
-
-def _options(given: PaymentMethodOptionsParams | None) -> PaymentMethodOptions:
-    if given is None or given.card is None:
-        return _NO_OPTIONS
-    card = given.card
-    return PaymentMethodOptions(
-        card=CardOptions(
-            capture_type=CaptureMethod(card.capture_type) if card.capture_type else None,
-            allowed_bins=tuple(card.allowed_bins) if card.allowed_bins is not None else None,
-            allowed_funding=tuple(card.allowed_funding)
-            if card.allowed_funding is not None
-            else None,
-        )
     )
 
 
@@ -175,8 +98,8 @@ def _merge_metadata(current: dict[str, str], given: dict[str, str]) -> FrozenDic
             merged.pop(key, None)
         else:
             merged[key] = value
-    if len(merged) > 50:
-        raise parameter_invalid("metadata", "Metadata can have at most 50 keys.")
+    if len(merged) > MAX_METADATA_KEYS:
+        raise parameter_invalid("metadata", f"Metadata can have at most {MAX_METADATA_KEYS} keys.")
     return FrozenDict(merged) if merged else NO_METADATA
 
 
@@ -191,56 +114,75 @@ def create(
     intent_id: str,
     client_secret: str,
     now: int,
-    livemode: bool = False,
-) -> PaymentIntent:
-    """A new intent: requires_payment_method, or requires_confirmation when a method is given."""
+    livemode: bool,
+    attempt_id: str,
+    charge_id: str,
+) -> Decision:
+    """A new intent: requires_payment_method, or requires_confirmation when a method is given;
+    with ``confirm`` the same request also attempts the payment, stored as one version."""
     currency = profile.currency(params.currency)
     profile.check_amount(params.amount, currency)
     types = tuple(params.payment_method_types or ("card",))
     profile.check_payment_method_types(types, "payment_method_types")
     if params.statement_descriptor is not None:
         profile.check_statement_descriptor(params.statement_descriptor)
-    options = _options(params.payment_method_options)
+    method_options = payment_methods.options(params.payment_method_options)
     if params.payment_method is not None:
-        check_payment_method(types, options, method, params.payment_method)
-    # Every value below was validated as a parameter or checked above: no second validation.
-    return trusted(
-        PaymentIntent,
-        {
-            "id": intent_id,
-            "amount": params.amount,
-            "amount_capturable": 0,
-            "amount_received": 0,
-            "currency": currency,
-            "status": (
-                Status.REQUIRES_CONFIRMATION
-                if params.payment_method is not None
-                else Status.REQUIRES_PAYMENT_METHOD
-            ),
-            "customer": params.customer,
-            "payment_method": params.payment_method,
-            "payment_method_types": types,
-            "payment_method_options": options,
-            "description": params.description or None,
-            "statement_descriptor": params.statement_descriptor,
-            "client_secret": client_secret,
-            "capture_method": CaptureMethod(params.capture_method),
-            "confirmation_method": ConfirmationMethod(params.confirmation_method),
-            "return_url": params.return_url,
-            "charges": (),
-            "last_payment_error": None,
-            "next_action": None,
-            "metadata": _merge_metadata({}, params.metadata or {}),
-            "capture_before_at": None,
-            "cancellation_reason": None,
-            "canceled_at": None,
-            "livemode": livemode,
-            "created": now,
-            "updated_at": now,
-            "version": 1,
-            "authenticated_payment_method": None,
-        },
+        payment_methods.check(types, method_options, method, params.payment_method)
+    created = PaymentIntent.model_construct(
+        id=intent_id,
+        amount=params.amount,
+        amount_capturable=0,
+        amount_received=0,
+        currency=currency,
+        status=(
+            Status.REQUIRES_CONFIRMATION
+            if params.payment_method is not None
+            else Status.REQUIRES_PAYMENT_METHOD
+        ),
+        customer=params.customer,
+        payment_method=params.payment_method,
+        payment_method_types=types,
+        payment_method_options=method_options,
+        description=params.description or None,
+        statement_descriptor=params.statement_descriptor,
+        client_secret=client_secret,
+        capture_method=CaptureMethod(params.capture_method),
+        confirmation_method=ConfirmationMethod(params.confirmation_method),
+        return_url=params.return_url,
+        charges=(),
+        last_payment_error=None,
+        next_action=None,
+        metadata=_merge_metadata({}, params.metadata or {}),
+        capture_before_at=None,
+        cancellation_reason=None,
+        canceled_at=None,
+        livemode=livemode,
+        created=now,
+        updated_at=now,
+        version=1,
+        authenticated_payment_method=None,
     )
+    created_event: tuple[tuple[EventType, dict[str, Any]], ...] = ((EventType.CREATED, {}),)
+    if not params.confirm:
+        return Change(created, created_event)
+    # Confirmed in the same request: decide on a draft one version back, so that the intent is
+    # stored once, as version 1, with both events.
+    call = confirm(
+        profile,
+        created.evolve(version=0),
+        ConfirmParams(payment_method=params.payment_method, return_url=params.return_url),
+        method,
+        now=now,
+        attempt_id=attempt_id,
+        charge_id=charge_id,
+    )
+
+    def finish(outcome: Outcome) -> Change:
+        change = call.finish(outcome)
+        return Change(change.intent, created_event + change.events, change.error)
+
+    return ProcessorCall(call.request, call.attempt, finish)
 
 
 def update(
@@ -251,9 +193,11 @@ def update(
     now: int,
 ) -> Change:
     """Change what may still change; a new payment method returns the intent to confirmation."""
-    given = params.model_fields_set
-    restricted = given & RESTRICTED_UPDATE_FIELDS
-    require_status("update" if restricted else "update_description", intent.status)
+    restricted = sorted(params.model_fields_set & RESTRICTED_UPDATE_FIELDS)
+    if restricted:
+        require(UPDATE, intent.status, param=restricted[0])
+    else:
+        require(ANNOTATE, intent.status)
     changes: dict[str, Any] = {"last_payment_error": None}
     currency = profile.currency(params.currency) if params.currency is not None else intent.currency
     if params.currency is not None:
@@ -267,10 +211,10 @@ def update(
         types = tuple(params.payment_method_types)
         profile.check_payment_method_types(types, "payment_method_types")
         changes["payment_method_types"] = types
-    options = intent.payment_method_options
+    method_options = intent.payment_method_options
     if params.payment_method_options is not None:
-        options = _options(params.payment_method_options)
-        changes["payment_method_options"] = options
+        method_options = payment_methods.options(params.payment_method_options)
+        changes["payment_method_options"] = method_options
     if params.capture_method is not None:
         changes["capture_method"] = CaptureMethod(params.capture_method)
     if params.statement_descriptor is not None:
@@ -281,18 +225,17 @@ def update(
     if params.metadata is not None:
         changes["metadata"] = _merge_metadata(intent.metadata, params.metadata)
     if params.payment_method is not None:
-        check_payment_method(types, options, method, params.payment_method)
+        payment_methods.check(types, method_options, method, params.payment_method)
         changes["payment_method"] = params.payment_method
-        changes["status"] = advance(intent.status, "attach_payment_method")
+        changes["status"] = fire(intent.status, "attach_payment_method")
         changes["next_action"] = None
         changes["authenticated_payment_method"] = None
     elif intent.payment_method is not None and "payment_method_types" in changes:
         # The attached method must stay acceptable under the new list of types.
-        attached_type = method.type if method is not None else None
-        if attached_type is not None and attached_type not in types:
+        if method is not None and method.type not in types:
             raise parameter_invalid(
                 "payment_method_types",
-                f"The attached payment method has type {attached_type}, which the new "
+                f"The attached payment method has type {method.type}, which the new "
                 "payment_method_types would not allow.",
             )
     return Change(_next(intent, now, **changes))
@@ -301,20 +244,18 @@ def update(
 # -- payment attempts --------------------------------------------------------------------------
 
 
-def prepare_confirm(
+def confirm(
     profile: Profile,
     intent: PaymentIntent,
     params: ConfirmParams,
     method: PaymentMethod | None,
     *,
+    now: int,
     attempt_id: str,
-) -> tuple[PaymentIntent, Attempt]:
-    """Check that a confirm may go ahead and say what to ask the processor.
-
-    Returns the intent with the method and return URL attached (not yet a new version) and the
-    attempt; the caller asks the processor and hands its outcome to :func:`apply_outcome`.
-    """
-    require_status("confirm", intent.status)
+    charge_id: str,
+) -> ProcessorCall:
+    """Attempt the payment: attach the method and return URL, and ask the processor."""
+    require(CONFIRM, intent.status)
     method_id = params.payment_method or intent.payment_method
     if method_id is None:
         raise InvalidRequestError(
@@ -323,130 +264,156 @@ def prepare_confirm(
             code="payment_intent_unexpected_state",
             param="payment_method",
         )
-    check_payment_method(
+    payment_methods.check(
         intent.payment_method_types, intent.payment_method_options, method, method_id
     )
-    assert method is not None  # checked just above
-    capture = profile.capture_method_for(intent, method.type)
-    if capture is CaptureMethod.MANUAL and method.type != "card":
-        raise parameter_invalid(
-            "payment_method",
-            f"Payment method type {method.type} does not support capture_method=manual; "
-            "only cards can be authorized now and captured later.",
-        )
     changes: dict[str, Any] = {"payment_method": method_id}
     if params.return_url is not None:
         changes["return_url"] = params.return_url
     if method_id != intent.authenticated_payment_method:
         changes["authenticated_payment_method"] = None
     attached = intent.evolve(**changes)
-    attempt = Attempt(
-        intent_id=intent.id,
-        attempt_id=attempt_id,
-        payment_method=method,
-        amount=intent.amount,
-        currency=intent.currency,
-        capture_manually=capture is CaptureMethod.MANUAL,
-        return_url=attached.return_url,
-        authenticated=attached.authenticated_payment_method == method_id,
+    attempt = payment_methods.attempt(profile, attached, method, attempt_id)
+    return ProcessorCall(
+        "authorize",
+        attempt,
+        lambda outcome: _outcome(
+            profile, intent, attached, attempt, outcome, now, charge_id, raise_decline=True
+        ),
     )
-    return attached, attempt
 
 
-def apply_outcome(
+def complete_action(
+    profile: Profile,
+    intent: PaymentIntent,
+    succeed: bool,
+    method: PaymentMethod | None,
+    *,
+    now: int,
+    attempt_id: str,
+    charge_id: str,
+) -> Decision:
+    """Test mode: the customer came back from the redirect, authenticated (``succeed``) or not.
+
+    A decline here is recorded, not raised: no API caller made this request, the browser did.
+    """
+    require(COMPLETE_ACTION, intent.status)
+    if not succeed:
+        error = PaymentError(
+            type="invalid_request_error",
+            code=AUTHENTICATION_FAILURE,
+            message=(
+                "The provided PaymentMethod has failed authentication. You can provide "
+                "payment_method_data or a new PaymentMethod to attempt to fulfill this "
+                "PaymentIntent again."
+            ),
+            payment_method=intent.payment_method,
+        )
+        return _fail(intent, intent, now, error=error, raise_decline=False)
+    if intent.confirmation_method is ConfirmationMethod.MANUAL:
+        # Under manual confirmation the server confirms again; its confirm will not ask again.
+        after = _next(
+            intent,
+            now,
+            status=fire(intent.status, "await_confirmation"),
+            next_action=None,
+            authenticated_payment_method=intent.payment_method,
+        )
+        return Change(after)
+    attempt = payment_methods.attempt(profile, intent, method, attempt_id)
+    return ProcessorCall(
+        "complete_authentication",
+        attempt,
+        lambda outcome: _outcome(
+            profile, intent, intent, attempt, outcome, now, charge_id, raise_decline=False
+        ),
+    )
+
+
+def settle(
+    profile: Profile,
+    intent: PaymentIntent,
+    succeed: bool,
+    method: PaymentMethod | None,
+    *,
+    now: int,
+    attempt_id: str,
+    charge_id: str,
+) -> ProcessorCall:
+    """Test mode: the asynchronous method in flight succeeds or fails; the outcome is recorded."""
+    require(SETTLE, intent.status)
+    attempt = payment_methods.attempt(profile, intent, method, attempt_id)
+    return ProcessorCall(
+        "settle",
+        attempt,
+        lambda outcome: _outcome(
+            profile, intent, intent, attempt, outcome, now, charge_id, raise_decline=False
+        ),
+        succeed=succeed,
+    )
+
+
+def _outcome(
     profile: Profile,
     before: PaymentIntent,
     attached: PaymentIntent,
     attempt: Attempt,
     outcome: Outcome,
-    *,
     now: int,
     charge_id: str,
-    raise_decline: bool = True,
+    *,
+    raise_decline: bool,
 ) -> Change:
     """Turn the processor's answer to an attempt into the next version and its event."""
-    method = attempt.payment_method
     settling = attached.status is Status.PROCESSING
     changes: dict[str, Any] = {"next_action": None}
     if isinstance(outcome, AuthenticationRequired):
-        changes["status"] = advance(attached.status, "require_action")
+        changes["status"] = fire(attached.status, "require_action")
         changes["next_action"] = NextAction(
             redirect_url=outcome.redirect_url, return_url=attached.return_url
         )
         event = EventType.REQUIRES_ACTION
     elif isinstance(outcome, Pending):
-        changes["status"] = advance(attached.status, "start_processing")
+        changes["status"] = fire(attached.status, "start_processing")
         changes["charges"] = (*attached.charges, _charge(charge_id, attempt, "pending", now))
         event = EventType.PROCESSING
     elif isinstance(outcome, Approved):
         changes["last_payment_error"] = None
         changes["authenticated_payment_method"] = None
         if attempt.capture_manually:
-            changes["status"] = advance(attached.status, "authorize")
+            changes["status"] = fire(attached.status, "authorize")
             changes["amount_capturable"] = attached.amount
             changes["capture_before_at"] = now + profile.authorization_window
             changes["charges"] = (*attached.charges, _charge(charge_id, attempt, "succeeded", now))
             event = EventType.AMOUNT_CAPTURABLE_UPDATED
         else:
-            changes["status"] = advance(
-                attached.status, "settle_succeeded" if settling else "succeed"
-            )
+            changes["status"] = fire(attached.status, "succeed")
             changes["amount_received"] = attached.amount
-            charge = replace(
-                _charge(charge_id, attempt, "succeeded", now),
-                captured=True,
-                amount_captured=attached.amount,
+            charge = _charge(charge_id, attempt, "succeeded", now).model_copy(
+                update={"captured": True, "amount_captured": attached.amount}
             )
             changes["charges"] = _replace_pending(attached, charge, settling)
             event = EventType.SUCCEEDED
     else:
+        error = PaymentError(
+            type="card_error",
+            code=outcome.code,
+            message=outcome.message,
+            decline_code=outcome.decline_code,
+            payment_method=attempt.payment_method.id,
+        )
+        charge = _charge(charge_id, attempt, "failed", now, outcome)
         return _fail(
             attached,
             before,
             now,
-            trigger="settle_failed" if settling else "fail",
-            error=PaymentError(
-                type="card_error",
-                code=outcome.code,
-                message=outcome.message,
-                decline_code=outcome.decline_code,
-                payment_method=method.id,
-            ),
-            charge=_charge(charge_id, attempt, "failed", now, outcome),
+            error=error,
+            charge=charge,
             replace_pending=settling,
             raise_decline=raise_decline,
         )
     after = _next(attached, now, **changes)
-    return Change(after, ((event, previous_attributes(before, after)),))
-
-
-def fail_authentication(intent: PaymentIntent, now: int) -> Change:
-    """The customer failed or abandoned the redirect: back to requires_payment_method."""
-    require_status("complete_action", intent.status)
-    error = PaymentError(
-        type="invalid_request_error",
-        code=AUTHENTICATION_FAILURE,
-        message=(
-            "The provided PaymentMethod has failed authentication. You can provide "
-            "payment_method_data or a new PaymentMethod to attempt to fulfill this PaymentIntent "
-            "again."
-        ),
-        payment_method=intent.payment_method,
-    )
-    return _fail(intent, intent, now, trigger="fail", error=error, raise_decline=False)
-
-
-def await_confirmation(intent: PaymentIntent, now: int) -> Change:
-    """Under manual confirmation a completed action hands the intent back to the server."""
-    require_status("complete_action", intent.status)
-    after = _next(
-        intent,
-        now,
-        status=advance(intent.status, "await_confirmation"),
-        next_action=None,
-        authenticated_payment_method=intent.payment_method,
-    )
-    return Change(after)
+    return Change(after, ((event, changed(before, after)),))
 
 
 def _charge(
@@ -456,22 +423,16 @@ def _charge(
     now: int,
     declined: Declined | None = None,
 ) -> Charge:
-    return trusted(
-        Charge,
-        {
-            "id": charge_id,
-            "amount": attempt.amount,
-            "amount_captured": 0,
-            "amount_refunded": 0,
-            "captured": False,
-            "status": status,
-            "payment_method": attempt.payment_method.id,
-            "payment_method_type": attempt.payment_method.type,
-            "failure_code": declined.code if declined else None,
-            "failure_message": declined.message if declined else None,
-            "decline_code": declined.decline_code if declined else None,
-            "created": now,
-        },
+    return Charge(
+        id=charge_id,
+        amount=attempt.amount,
+        status=status,
+        payment_method=attempt.payment_method.id,
+        payment_method_type=attempt.payment_method.type,
+        failure_code=declined.code if declined else None,
+        failure_message=declined.message if declined else None,
+        decline_code=declined.decline_code if declined else None,
+        created=now,
     )
 
 
@@ -479,10 +440,8 @@ def _replace_pending(intent: PaymentIntent, charge: Charge, settling: bool) -> t
     """A settling method resolves its pending charge in place (same id) instead of adding one."""
     if settling and intent.charges and intent.charges[-1].status == "pending":
         pending = intent.charges[-1]
-        return (
-            *intent.charges[:-1],
-            replace(charge, id=pending.id, created=pending.created),
-        )
+        resolved = charge.model_copy(update={"id": pending.id, "created": pending.created})
+        return (*intent.charges[:-1], resolved)
     return (*intent.charges, charge)
 
 
@@ -491,14 +450,13 @@ def _fail(
     before: PaymentIntent,
     now: int,
     *,
-    trigger: str,
     error: PaymentError,
     charge: Charge | None = None,
     replace_pending: bool = False,
     raise_decline: bool,
 ) -> Change:
     changes: dict[str, Any] = {
-        "status": advance(intent.status, trigger),
+        "status": fire(intent.status, "fail"),
         "last_payment_error": error,
         "payment_method": None,
         "next_action": None,
@@ -507,7 +465,7 @@ def _fail(
     if charge is not None:
         changes["charges"] = _replace_pending(intent, charge, replace_pending)
     after = _next(intent, now, **changes)
-    raised: PaymentIntentError | None = None
+    raised = None
     if raise_decline:
         raised = CardError(
             error.message,
@@ -516,74 +474,96 @@ def _fail(
             decline_code=error.decline_code,
             payment_intent=after,
         )
-    return Change(after, ((EventType.PAYMENT_FAILED, previous_attributes(before, after)),), raised)
+    return Change(after, ((EventType.PAYMENT_FAILED, changed(before, after)),), raised)
 
 
-# -- capture, cancel, expiry -------------------------------------------------------------------
+# -- capture, cancel ---------------------------------------------------------------------------
 
 
-def capture(profile: Profile, intent: PaymentIntent, params: CaptureParams, now: int) -> Change:
-    """Collect all or part of the hold; whatever is not captured is released on the charge."""
-    require_status("capture", intent.status)
-    amount = profile.check_capture_amount(params.amount_to_capture, intent)
-    charges = intent.charges
-    hold = charges[-1]
-    captured = replace(
-        hold, captured=True, amount_captured=amount, amount_refunded=hold.amount - amount
-    )
-    after = _next(
-        intent,
-        now,
-        status=advance(intent.status, "capture"),
-        amount_received=amount,
-        amount_capturable=0,
-        charges=(*charges[:-1], captured),
-    )
-    return Change(after, ((EventType.SUCCEEDED, previous_attributes(intent, after)),))
-
-
-def cancel(profile: Profile, intent: PaymentIntent, params: CancelParams, now: int) -> Change:
-    """Cancel from one of the profile's cancelable statuses, releasing any hold."""
-    require_status("cancel", intent.status, profile.cancelable)
-    reason = CancellationReason(params.cancellation_reason) if params.cancellation_reason else None
-    status = advance(intent.status, "cancel", cancelable=profile.cancelable)
-    return _cancel(intent, now, status=status, reason=reason, canceled_at=now)
-
-
-def is_due(intent: PaymentIntent, now: int) -> bool:
-    """Whether the intent's hold has passed ``capture_before_at`` by ``now``."""
-    return (
-        intent.status is Status.REQUIRES_CAPTURE
-        and intent.capture_before_at is not None
-        and now >= intent.capture_before_at
-    )
-
-
-def expire(intent: PaymentIntent, now: int) -> Change:
-    """The authorization window closed: cancel with reason ``automatic`` and release the hold.
-
-    ``canceled_at`` is the moment the hold lapsed (``capture_before_at``), whenever it is noticed.
-    """
-    assert intent.capture_before_at is not None
-    assert is_due(intent, now)
-    status = advance(intent.status, "expire")
-    return _cancel(
-        intent,
-        now,
-        status=status,
-        reason=CancellationReason.AUTOMATIC,
-        canceled_at=intent.capture_before_at,
-    )
-
-
-def _cancel(
+def capture(
+    profile: Profile,
     intent: PaymentIntent,
-    now: int,
+    params: CaptureParams,
+    method: PaymentMethod | None,
     *,
+    now: int,
+    attempt_id: str,
+) -> ProcessorCall:
+    """Collect all or part of the hold; whatever is not captured is released on the charge."""
+    require(CAPTURE, intent.status)
+    amount = profile.capture_amount(params.amount_to_capture, intent)
+    attempt = payment_methods.attempt(profile, intent, method, attempt_id)
+
+    def finish(outcome: Outcome) -> Change:
+        if isinstance(outcome, Declined):
+            raise CardError(
+                outcome.message,
+                code=outcome.code,
+                decline_code=outcome.decline_code,
+                payment_intent=intent,
+            )
+        hold = intent.charges[-1]
+        captured = hold.model_copy(
+            update={
+                "captured": True,
+                "amount_captured": amount,
+                "amount_refunded": hold.amount - amount,
+            }
+        )
+        after = _next(
+            intent,
+            now,
+            status=fire(intent.status, "capture"),
+            amount_received=amount,
+            amount_capturable=0,
+            charges=(*intent.charges[:-1], captured),
+        )
+        return Change(after, ((EventType.SUCCEEDED, changed(intent, after)),))
+
+    return ProcessorCall("capture", attempt, finish, amount=amount)
+
+
+def cancel(
+    profile: Profile,
+    intent: PaymentIntent,
+    params: CancelParams,
+    method: PaymentMethod | None,
+    *,
+    now: int,
+    attempt_id: str,
+) -> Decision:
+    """Cancel from one of the profile's cancelable statuses; a hold is released at the processor."""
+    require(CANCEL, intent.status, within=profile.cancelable)
+    reason = CancellationReason(params.cancellation_reason) if params.cancellation_reason else None
+
+    def canceled() -> Change:
+        after = _next(
+            intent,
+            now,
+            **cancellation(intent, fire(intent.status, "cancel"), reason, canceled_at=now),
+        )
+        return Change(after, ((EventType.CANCELED, changed(intent, after)),))
+
+    if intent.amount_capturable == 0:
+        return canceled()
+    attempt = payment_methods.attempt(profile, intent, method, attempt_id)
+
+    def finish(outcome: Outcome) -> Change:
+        if isinstance(outcome, Declined):
+            raise CardError(outcome.message, code=outcome.code, payment_intent=intent)
+        return canceled()
+
+    return ProcessorCall("release", attempt, finish)
+
+
+def cancellation(
+    intent: PaymentIntent,
     status: Status,
     reason: CancellationReason | None,
+    *,
     canceled_at: int,
-) -> Change:
+) -> dict[str, Any]:
+    """The fields a cancel sets (by a caller or by the hold's expiry): a hold is released."""
     changes: dict[str, Any] = {
         "status": status,
         "cancellation_reason": reason,
@@ -593,9 +573,6 @@ def _cancel(
     }
     if intent.amount_capturable > 0:
         hold = intent.charges[-1]
-        changes["charges"] = (
-            *intent.charges[:-1],
-            replace(hold, amount_refunded=hold.amount),
-        )
-    after = _next(intent, now, **changes)
-    return Change(after, ((EventType.CANCELED, previous_attributes(intent, after)),))
+        released = hold.model_copy(update={"amount_refunded": hold.amount})
+        changes["charges"] = (*intent.charges[:-1], released)
+    return changes

@@ -119,6 +119,13 @@ class ConcurrencyError(PaymentIntentError):
     default_status = 409
 
 
+class StorageUnavailableError(PaymentIntentError):
+    """The store failed or could not be reached; nothing was changed, and a retry may succeed."""
+
+    type = "api_error"
+    default_status = 503
+
+
 class AuthenticationError(PaymentIntentError):
     """The caller's API key is missing or wrong (used by the wire layer)."""
 

@@ -1,115 +1,143 @@
 """The transition table, declared once as data, and the one shared ``transitions`` machine over it.
 
-Every status change in the library goes through :func:`advance`. The machine is built once for the
-whole class (no machine per intent, no per-object registration): each call hands the machine a
-throw-away token that carries only the status. ``auto_transitions`` is off, so the table below
-is the complete list of moves; a guard that refuses raises a typed error, never returns ``False``.
+Each row says which operation (a caller's command, or the library's own expiry) moves an intent
+from which statuses to which, by which outcome. Everything else is derived from these rows: the
+statuses each operation accepts, the words its refusal uses, the machine, the diagram in the docs.
+
+The machine is built once for the whole library (no machine per intent): each move hands it a
+throw-away token that carries only the status, through ``Event.trigger``, the machine's public
+entry point. ``auto_transitions`` is off, so the rows below are the complete list of moves.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from transitions import EventData, Machine
+from transitions import Machine
 
 from payment_intent.domain.errors import InvalidRequestError
 from payment_intent.domain.status import Status
 
-RPM = Status.REQUIRES_PAYMENT_METHOD
-RC = Status.REQUIRES_CONFIRMATION
-RA = Status.REQUIRES_ACTION
+REQUIRES_PAYMENT_METHOD = Status.REQUIRES_PAYMENT_METHOD
+REQUIRES_CONFIRMATION = Status.REQUIRES_CONFIRMATION
+REQUIRES_ACTION = Status.REQUIRES_ACTION
 PROCESSING = Status.PROCESSING
-RCAP = Status.REQUIRES_CAPTURE
+REQUIRES_CAPTURE = Status.REQUIRES_CAPTURE
 SUCCEEDED = Status.SUCCEEDED
 CANCELED = Status.CANCELED
-
-#: The statuses from which a payment attempt may start (confirm) or be re-pointed (update).
-ATTEMPTABLE: tuple[Status, ...] = (RPM, RC, RA)
-
-
-@dataclass(frozen=True, slots=True)
-class Transition:
-    """One row of the lifecycle: ``trigger`` moves an intent from any of ``sources`` to ``dest``."""
-
-    trigger: str
-    sources: tuple[Status, ...]
-    dest: Status
-    description: str
-    guarded: bool = False
-
-
-#: SPEC section 2 as data. The diagram and the docs are generated from this same table.
-TRANSITIONS: tuple[Transition, ...] = (
-    Transition("attach_payment_method", ATTEMPTABLE, RC, "a payment method is attached"),
-    Transition("require_action", ATTEMPTABLE, RA, "confirm: authentication required"),
-    Transition("succeed", ATTEMPTABLE, SUCCEEDED, "confirm: approved, automatic capture"),
-    Transition("authorize", ATTEMPTABLE, RCAP, "confirm: approved, manual capture"),
-    Transition(
-        "start_processing", ATTEMPTABLE, PROCESSING, "confirm: asynchronous method accepted"
-    ),
-    Transition("fail", ATTEMPTABLE, RPM, "confirm or authentication: declined or failed"),
-    Transition("await_confirmation", (RA,), RC, "action completed, manual confirmation"),
-    Transition("settle_succeeded", (PROCESSING,), SUCCEEDED, "asynchronous method succeeded"),
-    Transition("settle_failed", (PROCESSING,), RPM, "asynchronous method failed"),
-    Transition("capture", (RCAP,), SUCCEEDED, "capture (all or part of the hold)"),
-    Transition("expire", (RCAP,), CANCELED, "the hold passed capture_before_at"),
-    Transition("cancel", (RPM, RC, RA, RCAP), CANCELED, "cancel", guarded=True),
-)
 
 
 @dataclass(frozen=True, slots=True)
 class Operation:
-    """A caller-facing operation: the statuses it accepts and the verb its refusal message uses."""
+    """What moves an intent, and the past participle its refusal uses ("could not be captured")."""
 
     name: str
     verb: str
-    accepted: tuple[Status, ...]
 
 
-#: Which statuses each operation accepts. Cancel's list depends on the profile and is passed in.
-OPERATIONS: dict[str, Operation] = {
-    op.name: op
-    for op in (
-        Operation("confirm", "confirmed", ATTEMPTABLE),
-        Operation("update", "updated", ATTEMPTABLE),
-        Operation("update_description", "updated", tuple(s for s in Status if s is not CANCELED)),
-        Operation("capture", "captured", (RCAP,)),
-        Operation("complete_action", "authenticated", (RA,)),
-        Operation("settle", "settled", (PROCESSING,)),
-        Operation("attach", "attached to", ATTEMPTABLE),
+CONFIRM = Operation("confirm", "confirmed")
+#: An update of the payment terms (amount, currency, method, capture method, ...).
+UPDATE = Operation("update", "updated")
+#: An update of description and metadata only, which a paid intent still takes.
+ANNOTATE = Operation("annotate", "updated")
+COMPLETE_ACTION = Operation("complete_action", "authenticated")
+SETTLE = Operation("settle", "settled")
+CAPTURE = Operation("capture", "captured")
+CANCEL = Operation("cancel", "canceled")
+EXPIRE = Operation("expire", "expired")
+
+#: Where a payment attempt may start (confirm) or its method be replaced (update).
+ATTEMPTABLE: tuple[Status, ...] = (REQUIRES_PAYMENT_METHOD, REQUIRES_CONFIRMATION, REQUIRES_ACTION)
+#: Every status but canceled: description and metadata stay editable after payment.
+NOT_CANCELED: tuple[Status, ...] = tuple(status for status in Status if status is not CANCELED)
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """One row: ``operation`` moves an intent from any of ``sources`` to ``dest`` when its outcome
+    is ``trigger``. ``dest`` is ``None`` for an edit that keeps the status."""
+
+    operation: Operation
+    trigger: str
+    sources: tuple[Status, ...]
+    dest: Status | None
+
+
+#: The lifecycle as data (SPEC section 2).
+TRANSITIONS: tuple[Transition, ...] = (
+    Transition(UPDATE, "attach_payment_method", ATTEMPTABLE, REQUIRES_CONFIRMATION),
+    Transition(UPDATE, "amend", ATTEMPTABLE, None),
+    Transition(ANNOTATE, "annotate", NOT_CANCELED, None),
+    Transition(CONFIRM, "require_action", ATTEMPTABLE, REQUIRES_ACTION),
+    Transition(CONFIRM, "succeed", ATTEMPTABLE, SUCCEEDED),
+    Transition(CONFIRM, "authorize", ATTEMPTABLE, REQUIRES_CAPTURE),
+    Transition(CONFIRM, "start_processing", ATTEMPTABLE, PROCESSING),
+    Transition(CONFIRM, "fail", ATTEMPTABLE, REQUIRES_PAYMENT_METHOD),
+    Transition(COMPLETE_ACTION, "succeed", (REQUIRES_ACTION,), SUCCEEDED),
+    Transition(COMPLETE_ACTION, "authorize", (REQUIRES_ACTION,), REQUIRES_CAPTURE),
+    Transition(COMPLETE_ACTION, "start_processing", (REQUIRES_ACTION,), PROCESSING),
+    Transition(COMPLETE_ACTION, "fail", (REQUIRES_ACTION,), REQUIRES_PAYMENT_METHOD),
+    Transition(COMPLETE_ACTION, "await_confirmation", (REQUIRES_ACTION,), REQUIRES_CONFIRMATION),
+    Transition(SETTLE, "succeed", (PROCESSING,), SUCCEEDED),
+    Transition(SETTLE, "fail", (PROCESSING,), REQUIRES_PAYMENT_METHOD),
+    Transition(CAPTURE, "capture", (REQUIRES_CAPTURE,), SUCCEEDED),
+    Transition(EXPIRE, "expire", (REQUIRES_CAPTURE,), CANCELED),
+    Transition(
+        CANCEL,
+        "cancel",
+        (REQUIRES_PAYMENT_METHOD, REQUIRES_CONFIRMATION, REQUIRES_ACTION, REQUIRES_CAPTURE),
+        CANCELED,
+    ),
+)
+
+OPERATIONS: dict[str, Operation] = {row.operation.name: row.operation for row in TRANSITIONS}
+
+
+def accepted(operation: Operation, within: Collection[Status] | None = None) -> tuple[Status, ...]:
+    """The statuses ``operation`` accepts: the sources of its rows, narrowed to ``within`` where
+    the profile narrows them (PayRex cancels fewer statuses), in the table's status order."""
+    sources = {
+        status for row in TRANSITIONS if row.operation == operation for status in row.sources
+    }
+    return tuple(
+        status for status in Status if status in sources and (within is None or status in within)
     )
-}
 
 
-def unexpected_state(verb: str, status: Status, accepted: Iterable[Status]) -> InvalidRequestError:
-    """The provider's message: what was tried, the status it met, and the statuses that would do."""
-    names = ", ".join(s.value for s in accepted)
-    return InvalidRequestError(
-        f"This PaymentIntent could not be {verb} because it has a status of {status.value}. "
-        f"Only a PaymentIntent with one of the following statuses may be {verb}: {names}.",
-        code="payment_intent_unexpected_state",
-    )
-
-
-def require_status(
-    operation: str, status: Status, accepted: tuple[Status, ...] | None = None
+def require(
+    operation: Operation,
+    status: Status,
+    *,
+    within: Collection[Status] | None = None,
+    param: str | None = None,
 ) -> None:
-    """Refuse ``operation`` unless it accepts ``status`` (``accepted`` overrides the table)."""
-    op = OPERATIONS[operation] if operation in OPERATIONS else Operation(operation, operation, ())
-    allowed = accepted if accepted is not None else op.accepted
+    """Refuse ``operation`` on an intent in ``status`` unless the table (and profile) allow it.
+
+    ``param`` names the parameter the refusal is about (an update's ``amount``, say), if any.
+    """
+    allowed = accepted(operation, within)
     if status not in allowed:
-        raise unexpected_state(op.verb, status, allowed)
+        raise refusal(operation, status, allowed, param)
 
 
-def _cancel_guard(event: EventData) -> bool:
-    """Cancel is allowed from the profile's cancelable statuses only, which the caller passes in."""
-    cancelable: tuple[Status, ...] = event.kwargs["cancelable"]
-    status = Status(event.state.name)
-    if status not in cancelable:
-        raise unexpected_state("canceled", status, cancelable)
-    return True
+def refusal(
+    operation: Operation,
+    status: Status,
+    allowed: Collection[Status],
+    param: str | None = None,
+) -> InvalidRequestError:
+    """The provider's message: what was tried, the status it met, and the statuses that would do."""
+    subject = f"This PaymentIntent's {param}" if param else "This PaymentIntent"
+    names = ", ".join(s.value for s in allowed)
+    return InvalidRequestError(
+        f"{subject} could not be {operation.verb} because it has a status of {status.value}. "
+        f"Only a PaymentIntent with one of the following statuses may be {operation.verb}: "
+        f"{names}.",
+        code="payment_intent_unexpected_state",
+        param=param,
+    )
 
 
 class _Token:
@@ -122,55 +150,39 @@ class _Token:
 
 
 def _build_machine() -> Machine:
-    rows: list[dict[str, Any]] = []
+    moves: dict[tuple[str, Status], Status | None] = {}
     for row in TRANSITIONS:
-        spec: dict[str, Any] = {
-            "trigger": row.trigger,
-            "source": [s.value for s in row.sources],
-            "dest": row.dest.value,
+        for source in row.sources:
+            if moves.setdefault((row.trigger, source), row.dest) != row.dest:
+                raise ValueError(f"{row.trigger} from {source} leads to two statuses")
+    rows: list[dict[str, Any]] = [
+        {
+            "trigger": trigger,
+            "source": source.value,
+            "dest": dest.value if dest is not None else None,
         }
-        if row.guarded:
-            spec["conditions"] = [_cancel_guard]
-        rows.append(spec)
+        for (trigger, source), dest in moves.items()
+    ]
     return Machine(
         model=None,
-        states=[s.value for s in Status],
+        states=[status.value for status in Status],
         transitions=rows,
         initial=None,
         auto_transitions=False,
-        send_event=True,
         model_attribute="status",
     )
 
 
 #: The one machine for the whole library.
 MACHINE: Machine = _build_machine()
-_EVENTS = MACHINE.events
-_STATES = {status: MACHINE.get_state(status.value) for status in Status}
-_STATUS = {status.value: status for status in Status}
-# advance() fires a row's Transition itself, which skips the machine-wide prepare and finalize
-# callbacks: make sure there are none to skip, and that every (trigger, source) has one row.
-if (
-    MACHINE.prepare_event
-    or MACHINE.finalize_event
-    or any(len(rows) != 1 for event in _EVENTS.values() for rows in event.transitions.values())
-):
-    raise RuntimeError("advance() expects one row per (trigger, source) and no event callbacks")
 
 
-def advance(status: Status, trigger: str, **guard_args: Any) -> Status:
-    """Fire ``trigger`` from ``status`` on the shared machine and return the status it leads to.
+def fire(status: Status, trigger: str) -> Status:
+    """Move an intent in ``status`` by ``trigger`` on the shared machine; returns the new status.
 
-    The machine's own transition for that source runs: its guards, exit and enter callbacks and
-    the state change. It is found directly rather than through ``Event.trigger``, which would
-    first look the same transition up through three more layers (a third of the cost).
+    The operation's statuses were checked by :func:`require` before its outcome was known, so a
+    move the machine refuses here is a bug in the library, raised as the machine's own error.
     """
-    event = _EVENTS[trigger]
-    rows = event.transitions.get(status)  # a Status is the str of its value
-    if not rows:
-        sources = next(t.sources for t in TRANSITIONS if t.trigger == trigger)
-        raise unexpected_state(trigger, status, sources)
-    token = _Token(status)
-    if not rows[0].execute(EventData(_STATES[status], event, MACHINE, token, (), guard_args)):
-        raise AssertionError(f"a guard on {trigger} refused without raising")
-    return _STATUS[token.status]
+    token = _Token(status.value)
+    MACHINE.events[trigger].trigger(token)
+    return Status(token.status)

@@ -31,8 +31,35 @@ MAX_METADATA_VALUE_LENGTH = 500
 MAX_DESCRIPTION_LENGTH = 1000
 MAX_ID_LENGTH = 255
 
-Id = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_LENGTH)]
-Description = Annotated[str, StringConstraints(max_length=MAX_DESCRIPTION_LENGTH)]
+#: The largest integer any parameter may carry: every store keeps integers in 64 bits.
+MAX_INTEGER = 2**63 - 1
+
+
+def _text(value: str) -> str:
+    """A string every store can keep and every response can carry: valid UTF-8, so no lone
+    surrogate (what JavaScript leaves after cutting a string inside an emoji)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise PydanticCustomError(
+            "text_invalid", "The value must be valid Unicode text (it has a lone surrogate)."
+        ) from None
+    return value
+
+
+def _no_nul(value: str) -> str:
+    """Ids are kept in columns of their own, where PostgreSQL refuses a NUL character."""
+    if "\x00" in value:
+        raise PydanticCustomError("text_invalid", "An id must not contain NUL characters.")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_text)]
+Integer = Annotated[int, Field(ge=-MAX_INTEGER - 1, le=MAX_INTEGER)]
+Id = Annotated[
+    Text, StringConstraints(min_length=1, max_length=MAX_ID_LENGTH), AfterValidator(_no_nul)
+]
+Description = Annotated[Text, StringConstraints(max_length=MAX_DESCRIPTION_LENGTH)]
 Reason = Literal["duplicate", "fraudulent", "requested_by_customer", "abandoned"]
 StatusName = Literal[
     "requires_payment_method",
@@ -84,19 +111,20 @@ def _positive(value: int) -> int:
     return value
 
 
-Url = Annotated[str, AfterValidator(_url)]
-Metadata = Annotated[dict[str, str], AfterValidator(_metadata)]
+Url = Annotated[Text, AfterValidator(_url)]
+Metadata = Annotated[dict[Text, Text], AfterValidator(_metadata)]
 MethodTypes = Annotated[
-    list[Annotated[str, StringConstraints(min_length=1)]], AfterValidator(_nonempty)
+    list[Annotated[Text, StringConstraints(min_length=1)]], AfterValidator(_nonempty)
 ]
-Amount = Annotated[int, AfterValidator(_positive)]
+Amount = Annotated[Integer, AfterValidator(_positive)]
+Currency = Annotated[Text, StringConstraints(min_length=3, max_length=3)]
 
 
 class CardOptionsParams(BaseModel):
     model_config = _CLOSED
 
     capture_type: Literal["automatic", "manual"] | None = None
-    allowed_bins: list[Annotated[str, StringConstraints(pattern=r"^\d{6,8}$")]] | None = None
+    allowed_bins: list[Annotated[str, StringConstraints(pattern=r"^[0-9]{6,8}$")]] | None = None
     allowed_funding: list[Literal["credit", "debit"]] | None = None
 
 
@@ -110,7 +138,7 @@ class CreateParams(BaseModel):
     model_config = _CLOSED
 
     amount: Amount
-    currency: Annotated[str, StringConstraints(min_length=3, max_length=3)]
+    currency: Currency
     customer: Id | None = None
     payment_method: Id | None = None
     payment_method_types: MethodTypes | None = None
@@ -120,7 +148,7 @@ class CreateParams(BaseModel):
     confirm: bool = False
     return_url: Url | None = None
     metadata: Metadata | None = None
-    statement_descriptor: str | None = None
+    statement_descriptor: Text | None = None
     payment_method_options: PaymentMethodOptionsParams | None = None
 
 
@@ -128,11 +156,11 @@ class UpdateParams(BaseModel):
     model_config = _CLOSED
 
     amount: Amount | None = None
-    currency: Annotated[str, StringConstraints(min_length=3, max_length=3)] | None = None
+    currency: Currency | None = None
     payment_method: Id | None = None
     payment_method_types: MethodTypes | None = None
     capture_method: Literal["automatic", "manual"] | None = None
-    statement_descriptor: str | None = None
+    statement_descriptor: Text | None = None
     payment_method_options: PaymentMethodOptionsParams | None = None
     description: Description | None = None
     metadata: Metadata | None = None
@@ -162,7 +190,7 @@ class ConfirmParams(BaseModel):
 class CaptureParams(BaseModel):
     model_config = _CLOSED
 
-    amount_to_capture: int | None = None
+    amount_to_capture: Integer | None = None
 
 
 class CancelParams(BaseModel):
@@ -180,10 +208,10 @@ class OutcomeParams(BaseModel):
 class CreatedFilter(BaseModel):
     model_config = _CLOSED
 
-    gt: int | None = None
-    gte: int | None = None
-    lt: int | None = None
-    lte: int | None = None
+    gt: Integer | None = None
+    gte: Integer | None = None
+    lt: Integer | None = None
+    lte: Integer | None = None
 
 
 class ListParams(BaseModel):
@@ -191,7 +219,7 @@ class ListParams(BaseModel):
 
     customer: Id | None = None
     status: StatusName | None = None
-    created: int | CreatedFilter | None = None
+    created: Integer | CreatedFilter | None = None
     limit: Annotated[int, Field(ge=1, le=100)] = 10
     starting_after: Id | None = None
     ending_before: Id | None = None
@@ -210,6 +238,45 @@ class EventsParams(BaseModel):
 
     starting_after: Id | None = None
     limit: Annotated[int, Field(ge=1, le=1000)] = 100
+
+
+class RetrieveParams(BaseModel):
+    model_config = _CLOSED
+
+    client_secret: Text | None = None
+
+
+class NoParams(BaseModel):
+    """For an operation that takes no parameters (the expiry sweep)."""
+
+    model_config = _CLOSED
+
+
+#: The furthest one call may move a manual clock: ten years.
+MAX_ADVANCE = 10 * 365 * 24 * 3600
+
+
+class AdvanceClockParams(BaseModel):
+    model_config = _CLOSED
+
+    seconds: Annotated[int, Field(ge=0, le=MAX_ADVANCE)]
+
+
+def intent_id(value: object, param: str = "intent") -> str:
+    """An intent id as a command names it: refused, naming ``param``, unless it is an Id."""
+    if not isinstance(value, str) or not value or len(value) > MAX_ID_LENGTH:
+        raise InvalidRequestError(
+            "The PaymentIntent id must be a string of 1 to 255 characters.",
+            code="parameter_invalid",
+            param=param,
+        )
+    try:
+        _no_nul(_text(value))
+    except PydanticCustomError as error:
+        raise InvalidRequestError(
+            f"Invalid {param}: {error.message()}", code="parameter_invalid", param=param
+        ) from None
+    return value
 
 
 M = TypeVar("M", bound=BaseModel)

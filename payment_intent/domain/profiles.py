@@ -9,7 +9,11 @@ import re
 from dataclasses import dataclass
 
 from payment_intent.domain import currencies
-from payment_intent.domain.errors import InvalidRequestError, parameter_invalid
+from payment_intent.domain.errors import (
+    InvalidRequestError,
+    parameter_invalid,
+    parameter_missing,
+)
 from payment_intent.domain.model import PaymentIntent
 from payment_intent.domain.status import CaptureMethod, Status
 
@@ -103,15 +107,11 @@ class Profile:
                 "and none of < > \\ ' \" *.",
             )
 
-    def check_capture_amount(self, amount_to_capture: int | None, intent: PaymentIntent) -> int:
+    def capture_amount(self, amount_to_capture: int | None, intent: PaymentIntent) -> int:
         """Resolve and check the amount a capture takes from the hold."""
         if amount_to_capture is None:
             if self.capture_amount_required:
-                raise InvalidRequestError(
-                    "Missing required param: amount.",
-                    code="parameter_missing",
-                    param="amount_to_capture",
-                )
+                raise parameter_missing("amount_to_capture")
             return intent.amount_capturable
         if amount_to_capture < self.capture_minimum:
             raise InvalidRequestError(

@@ -16,12 +16,8 @@ class Status(StrEnum):
     SUCCEEDED = "succeeded"
     CANCELED = "canceled"
 
-    @property
-    def terminal(self) -> bool:
-        """Succeeded and canceled are absorbing: nothing leaves them."""
-        return self in TERMINAL
 
-
+#: Succeeded and canceled are absorbing: nothing leaves them (but an edit of a paid intent).
 TERMINAL = frozenset({Status.SUCCEEDED, Status.CANCELED})
 
 

@@ -25,8 +25,8 @@ from typing import Any, ClassVar, cast
 import pytest
 
 from payment_intent.adapters.clocks import ManualClock
-from payment_intent.domain.aggregate import previous_attributes
 from payment_intent.domain.errors import CardError, ConcurrencyError, InvalidRequestError
+from payment_intent.domain.events import changed as previous_attributes
 from payment_intent.domain.model import (
     CardOptions,
     Charge,

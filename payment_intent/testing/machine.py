@@ -30,6 +30,7 @@ from payment_intent.domain.errors import (
     InvalidRequestError,
     PaymentIntentError,
 )
+from payment_intent.domain.expiry import as_of
 from payment_intent.domain.model import Event, PaymentIntent
 from payment_intent.domain.status import Status
 from payment_intent.service import PaymentIntents
@@ -353,9 +354,11 @@ class PaymentIntentMachine(RuleBasedStateMachine):
         now = self.clock.now()
         stored: dict[str, PaymentIntent] = {}
         for intent_id in self.known:
-            intent = self.service.store.load(intent_id)
-            if intent is None:
+            found = self.service.store.load(intent_id)
+            if found is None:
                 raise InvariantViolation(f"{intent_id} was returned but is not stored")
+            # As every read shows it: a lapsed hold is canceled before the sweep writes it out.
+            intent = as_of(found, now)
             assert_invariants(intent, now)
             self.history.observe(intent)
             self.versions[intent.id, intent.version] = intent

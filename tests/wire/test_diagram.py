@@ -26,7 +26,10 @@ def test_docs_lifecycle_embeds_the_diagram_of_the_live_table() -> None:
 
 def test_the_diagram_has_every_row_of_the_table_and_nothing_else() -> None:
     expected = {
-        (source.value, row.dest.value, row.trigger) for row in TRANSITIONS for source in row.sources
+        (source.value, row.dest.value, row.trigger)
+        for row in TRANSITIONS
+        if row.dest is not None  # an edit keeps the status: no edge
+        for source in row.sources
     }
     drawn = {edge for edge in _edges(lifecycle_mermaid()) if edge[0] in set(Status)}
     assert drawn == expected
@@ -36,4 +39,5 @@ def test_the_table_is_what_the_shared_machine_runs() -> None:
     for row in TRANSITIONS:
         event = MACHINE.events[row.trigger]
         for source in row.sources:
-            assert [t.dest for t in event.transitions[source.value]] == [row.dest.value]
+            dest = row.dest.value if row.dest is not None else None
+            assert [t.dest for t in event.transitions[source.value]] == [dest]

@@ -6,8 +6,9 @@ import pytest
 
 from payment_intent import InMemoryStore, ManualClock
 from payment_intent.dialects import Api
-from payment_intent.dialects.forms import PARAMETERS, coerce, decode_form, decode_json
+from payment_intent.dialects.forms import coerce, decode_form, decode_json, form_spec
 from payment_intent.domain.errors import InvalidRequestError
+from payment_intent.domain.params import CreateParams, ListParams
 from tests.wire.conftest import SEED_TIME, auth_for, bearer
 
 
@@ -19,7 +20,9 @@ def test_bracket_forms_nest_as_the_sdks_send_them() -> None:
     )
     decoded = decode_form(form)
     assert decoded["metadata"] == {"period": "2025-02", "0": "zero"}
-    coerced = {k: coerce(v, PARAMETERS[k]) if k in PARAMETERS else v for k, v in decoded.items()}
+    # Read as the parameter models declare them (create's and list's fields between them).
+    types = {**form_spec(CreateParams), **form_spec(ListParams)}
+    coerced = {k: coerce(v, types[k]) if k in types else v for k, v in decoded.items()}
     assert coerced["amount"] == 120000
     assert coerced["payment_method_types"] == ["card", "open_banking"]
     assert coerced["payment_method_options"] == {"card": {"capture_type": "manual"}}

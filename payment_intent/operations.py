@@ -1,0 +1,234 @@
+"""Every operation the library offers, declared once: its parameters, whether it changes anything
+(and so takes an idempotency key), its HTTP route in each dialect, and its command-line name.
+
+The wire API routes by this table, the command line builds its commands and their help from it, the
+demo prints commands that exist in it, and the testing kit draws operations from it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel
+
+from payment_intent.domain.params import (
+    AdvanceClockParams,
+    CancelParams,
+    CaptureParams,
+    ConfirmParams,
+    CreateParams,
+    EventsParams,
+    ListParams,
+    NoParams,
+    OutcomeParams,
+    RetrieveParams,
+    UpdateParams,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """``method`` on ``path``, after the dialect's prefix; ``{id}`` stands for the intent's id."""
+
+    method: str
+    path: str
+
+
+@dataclass(frozen=True, slots=True)
+class OperationSpec:
+    """One operation of the service, as every edge sees it.
+
+    ``name`` is the service's method (``attach`` is the browser's confirm, ``advance_clock`` moves
+    a server's manual clock). ``mutates``: it may change what is stored; ``keyed``: it takes an
+    idempotency key (every command a caller makes about a payment). ``endpoints`` maps a
+    dialect's name to its routes; ``command`` is the CLI's name for it (``None``: not on the CLI),
+    with an ``example`` of its parameters in CasaPay's names.
+    """
+
+    name: str
+    summary: str
+    params: type[BaseModel]
+    mutates: bool
+    keyed: bool
+    names_intent: bool
+    endpoints: Mapping[str, tuple[Endpoint, ...]]
+    command: str | None = None
+    example: str = ""
+    test_helper: bool = False
+    dialects: frozenset[str] = field(default=frozenset({"casapay", "payrex"}))
+
+
+def _both(method: str, path: str) -> dict[str, tuple[Endpoint, ...]]:
+    return {"casapay": (Endpoint(method, path),), "payrex": (Endpoint(method, path),)}
+
+
+_INTENT = "/payment_intents/{id}"
+_HELPER = "/test_helpers/payment_intents/{id}"
+
+OPERATIONS: dict[str, OperationSpec] = {
+    spec.name: spec
+    for spec in (
+        OperationSpec(
+            "create",
+            "create an intent",
+            CreateParams,
+            mutates=True,
+            keyed=True,
+            names_intent=False,
+            endpoints=_both("POST", "/payment_intents"),
+            command="create",
+            example="amount=5000 currency=eur",
+        ),
+        OperationSpec(
+            "retrieve",
+            "show an intent (client_secret=... for the browser's view)",
+            RetrieveParams,
+            mutates=False,
+            keyed=False,
+            names_intent=True,
+            endpoints=_both("GET", _INTENT),
+            command="retrieve",
+        ),
+        OperationSpec(
+            "update",
+            "change an intent",
+            UpdateParams,
+            mutates=True,
+            keyed=True,
+            names_intent=True,
+            endpoints={
+                "casapay": (Endpoint("POST", _INTENT),),
+                # The payrex-python SDK updates with PUT.
+                "payrex": (Endpoint("PUT", _INTENT),),
+            },
+            command="update",
+            example="metadata[order]=A-1001",
+        ),
+        OperationSpec(
+            "list",
+            "list intents, newest first",
+            ListParams,
+            mutates=False,
+            keyed=False,
+            names_intent=False,
+            endpoints=_both("GET", "/payment_intents"),
+            command="list",
+            example="limit=3",
+        ),
+        OperationSpec(
+            "confirm",
+            "attempt the payment",
+            ConfirmParams,
+            mutates=True,
+            keyed=True,
+            names_intent=True,
+            # PayRex confirms in the customer's browser only (the attach test helper).
+            endpoints={"casapay": (Endpoint("POST", f"{_INTENT}/confirm"),)},
+            command="confirm",
+            example="payment_method=pm_card_visa",
+            dialects=frozenset({"casapay"}),
+        ),
+        OperationSpec(
+            "capture",
+            "capture all or part of a hold",
+            CaptureParams,
+            mutates=True,
+            keyed=True,
+            names_intent=True,
+            endpoints=_both("POST", f"{_INTENT}/capture"),
+            command="capture",
+            example="amount_to_capture=4000",
+        ),
+        OperationSpec(
+            "cancel",
+            "cancel an intent",
+            CancelParams,
+            mutates=True,
+            keyed=True,
+            names_intent=True,
+            endpoints=_both("POST", f"{_INTENT}/cancel"),
+            command="cancel",
+            example="cancellation_reason=requested_by_customer",
+        ),
+        OperationSpec(
+            "attach",
+            "test mode: the customer's browser attaches a method and confirms",
+            ConfirmParams,
+            mutates=True,
+            keyed=True,
+            names_intent=True,
+            endpoints=_both("POST", f"{_HELPER}/attach"),
+            command="attach",
+            example="payment_method=pm_card_visa",
+            test_helper=True,
+        ),
+        OperationSpec(
+            "complete_action",
+            "test mode: the customer completes (succeed=false: fails) the redirect",
+            OutcomeParams,
+            mutates=True,
+            keyed=True,
+            names_intent=True,
+            endpoints=_both("POST", f"{_HELPER}/complete_action"),
+            command="complete-action",
+            example="succeed=true",
+            test_helper=True,
+        ),
+        OperationSpec(
+            "settle",
+            "test mode: the asynchronous method succeeds (succeed=false: fails)",
+            OutcomeParams,
+            mutates=True,
+            keyed=True,
+            names_intent=True,
+            endpoints=_both("POST", f"{_HELPER}/settle"),
+            command="settle",
+            example="succeed=true",
+            test_helper=True,
+        ),
+        OperationSpec(
+            "events",
+            "the event feed, oldest first",
+            EventsParams,
+            mutates=False,
+            keyed=False,
+            names_intent=False,
+            endpoints=_both("GET", "/events"),
+            command="events",
+            example="limit=5",
+        ),
+        OperationSpec(
+            "expire",
+            "cancel every hold past capture_before_at",
+            NoParams,
+            mutates=True,
+            keyed=False,
+            names_intent=False,
+            endpoints={},
+            command="expire",
+        ),
+        OperationSpec(
+            "advance_clock",
+            "test mode: move a server's manual clock forward",
+            AdvanceClockParams,
+            mutates=True,
+            keyed=False,
+            names_intent=False,
+            endpoints=_both("POST", "/test_helpers/clock/advance"),
+            test_helper=True,
+        ),
+    )
+}
+
+#: The operations that take an idempotency key.
+KEYED: frozenset[str] = frozenset(name for name, spec in OPERATIONS.items() if spec.keyed)
+#: The command line's names.
+COMMANDS: dict[str, OperationSpec] = {
+    spec.command: spec for spec in OPERATIONS.values() if spec.command is not None
+}
+
+
+def parameter_names(operation: str) -> frozenset[str]:
+    """The canonical parameters ``operation`` accepts."""
+    return frozenset(OPERATIONS[operation].params.model_fields)
