@@ -230,14 +230,18 @@ def update(
         changes["status"] = fire(intent.status, "attach_payment_method")
         changes["next_action"] = None
         changes["authenticated_payment_method"] = None
-    elif intent.payment_method is not None and "payment_method_types" in changes:
+    elif (
+        intent.payment_method is not None
+        and "payment_method_types" in changes
+        and method is not None
+        and method.type not in types
+    ):
         # The attached method must stay acceptable under the new list of types.
-        if method is not None and method.type not in types:
-            raise parameter_invalid(
-                "payment_method_types",
-                f"The attached payment method has type {method.type}, which the new "
-                "payment_method_types would not allow.",
-            )
+        raise parameter_invalid(
+            "payment_method_types",
+            f"The attached payment method has type {method.type}, which the new "
+            "payment_method_types would not allow.",
+        )
     return Change(_next(intent, now, **changes))
 
 

@@ -25,7 +25,7 @@ def is_due(intent: PaymentIntent, now: int) -> bool:
 
 
 def as_of(intent: PaymentIntent, now: int) -> PaymentIntent:
-    """The intent at ``now``: a lapsed hold is shown canceled, exactly as its expiry will store it."""
+    """The intent at ``now``: a lapsed hold shows canceled, exactly as its expiry will store it."""
     return expire(intent).intent if is_due(intent, now) else intent
 
 

@@ -112,7 +112,8 @@ class PaymentIntents:
     :param store: where intents, events and idempotency records live.
     :param clock: where time comes from.
     :param processor: who decides each payment attempt.
-    :param profile: ``"casapay"``, ``"payrex"`` or a :class:`~payment_intent.domain.profiles.Profile`.
+    :param profile: ``"casapay"``, ``"payrex"`` or a
+        :class:`~payment_intent.domain.profiles.Profile`.
     :param livemode: whether intents are live-mode ones.
     :param max_retries: how many lost races a command retries before it answers ``lock_timeout``.
     :param claim_lease: seconds (by ``clock``) after which an attempt whose process vanished

@@ -188,7 +188,7 @@ class CommandLoop:
         return change
 
     def ask(self, call: ProcessorCall) -> Outcome:
-        """The processor's answer to ``call``; anything it raises becomes a typed, retryable error."""
+        """The processor's answer to ``call``; what it raises becomes a typed, retryable error."""
         processor = self.processor
         try:
             if call.request == "authorize":
