@@ -13,8 +13,9 @@ from payment_intent.errors import (
     IdempotencyError,
     InvalidRequestError,
     PaymentIntentError,
+    StorageUnavailableError,
 )
-from payment_intent.ports import Commit
+from payment_intent.ports import Commit, IntegrityError, OperationalError
 from tests.helpers import hold
 
 # Every test here runs over each store the kit offers (see tests/conftest.py).
@@ -342,10 +343,37 @@ def test_an_overlong_idempotency_key_is_refused(svc: PaymentIntents) -> None:
 
 
 class AlwaysLosingStore(InMemoryStore):
-    """A store on which every write loses a race."""
+    """A store on which every write loses a race (it says so in storage's words)."""
 
     def commit(self, commit: Commit) -> None:
-        raise ConcurrencyError("another writer won", code="concurrent_modification")
+        raise IntegrityError("another writer won")
+
+
+class UnreachableStore(InMemoryStore):
+    """A store whose database is down: every read and write fails."""
+
+    def load(self, intent_id: str) -> None:
+        raise OperationalError("connection refused")
+
+    def commit(self, commit: Commit) -> None:
+        raise OperationalError("connection refused")
+
+
+def test_a_store_that_is_down_is_a_retryable_503_that_changed_nothing(clock: ManualClock) -> None:
+    svc = PaymentIntents(store=UnreachableStore(), clock=clock)
+    for attempt in (
+        lambda: svc.create(amount=5_000, currency="eur"),
+        lambda: svc.retrieve("pi_123"),
+        lambda: svc.capture("pi_123"),
+    ):
+        with pytest.raises(StorageUnavailableError) as raised:
+            attempt()
+        assert (raised.value.type, raised.value.code, raised.value.http_status) == (
+            "api_error",
+            "storage_unavailable",
+            503,
+        )
+        assert "Retry" in raised.value.message
 
 
 def test_a_write_that_keeps_losing_is_a_409(clock: ManualClock) -> None:

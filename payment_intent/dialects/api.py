@@ -347,6 +347,8 @@ class Api:
 
 def _unrecognized(method: str, path: str) -> InvalidRequestError:
     shown = path if len(path) <= 200 else path[:200] + "…"
+    # A path is the caller's text: whatever it holds, the message must stay sendable as UTF-8.
+    shown = shown.encode("utf-8", "backslashreplace").decode("utf-8")
     return InvalidRequestError(
         f"Unrecognized request URL ({method.upper()[:10]}: {shown}).",
         code="resource_missing",

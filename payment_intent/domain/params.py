@@ -108,6 +108,8 @@ def _nonempty(value: list[str]) -> list[str]:
 def _positive(value: int) -> int:
     if value <= 0:
         raise PydanticCustomError("amount_too_small", "The amount must be a positive integer.")
+    if value > MAX_INTEGER:
+        raise PydanticCustomError("amount_too_large", "The amount is too large.")
     return value
 
 
@@ -116,7 +118,7 @@ Metadata = Annotated[dict[Text, Text], AfterValidator(_metadata)]
 MethodTypes = Annotated[
     list[Annotated[Text, StringConstraints(min_length=1)]], AfterValidator(_nonempty)
 ]
-Amount = Annotated[Integer, AfterValidator(_positive)]
+Amount = Annotated[int, AfterValidator(_positive)]
 Currency = Annotated[Text, StringConstraints(min_length=3, max_length=3)]
 
 
@@ -292,9 +294,13 @@ def parse(model: type[M], given: dict[str, Any]) -> M:
         raise _to_request_error(exc) from None
 
 
+#: The names pydantic gives the members of ``created``'s union in an error's location.
+_UNION_TAGS = frozenset({"int", "constrained-int", "CreatedFilter"})
+
+
 def _param_name(loc: tuple[int | str, ...]) -> str:
     # pydantic adds a tag for union members (``created.int``); drop such non-parameter parts.
-    parts = [str(p) for p in loc if not (isinstance(p, str) and p in {"int", "CreatedFilter"})]
+    parts = [str(p) for p in loc if not (isinstance(p, str) and p in _UNION_TAGS)]
     if not parts:
         return ""
     return parts[0] + "".join(f"[{p}]" for p in parts[1:])
