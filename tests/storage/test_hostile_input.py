@@ -27,7 +27,18 @@ from payment_intent.ports import Store
 START = 1_706_140_800
 
 HOSTILE_TEXT = st.sampled_from(
-    ["\x00", "pi_\x00", "\ud800", "a\udfffb", "x" * 10_000, "", " ", "🙂" * 300, "0x18", "٥٠٠٠"]
+    [
+        "\x00",
+        "pi_\x00",
+        "\ud800",
+        "a\udfffb",
+        "x" * 10_000,
+        "",
+        " ",
+        "🙂" * 300,
+        "0x18",
+        "\u0665\u0660\u0660\u0660",
+    ]
 )
 HOSTILE_INT = st.sampled_from([2**63, -(2**63) - 1, 2**64, 10**30, -1, 0])
 HOSTILE_VALUE: st.SearchStrategy[Any] = st.one_of(
