@@ -65,6 +65,10 @@ from payment_intent.domain.status import (
 
 AUTHENTICATION_FAILURE = "payment_intent_authentication_failure"
 
+#: Charges an intent keeps, newest last: every attempt's charge would make each stored version and
+#: event grow with the number of declines. Older attempts stay in the event feed.
+CHARGES_KEPT = 10
+
 #: What the service may ask the processor, by the port's method names.
 Request = Literal["authorize", "complete_authentication", "settle", "capture", "release"]
 
@@ -379,7 +383,7 @@ def _outcome(
         event = EventType.REQUIRES_ACTION
     elif isinstance(outcome, Pending):
         changes["status"] = fire(attached.status, "start_processing")
-        changes["charges"] = (*attached.charges, _charge(charge_id, attempt, "pending", now))
+        changes["charges"] = _appended(attached.charges, _charge(charge_id, attempt, "pending", now))
         event = EventType.PROCESSING
     elif isinstance(outcome, Approved):
         changes["last_payment_error"] = None
@@ -388,7 +392,8 @@ def _outcome(
             changes["status"] = fire(attached.status, "authorize")
             changes["amount_capturable"] = attached.amount
             changes["capture_before_at"] = now + profile.authorization_window
-            changes["charges"] = (*attached.charges, _charge(charge_id, attempt, "succeeded", now))
+            hold = _charge(charge_id, attempt, "succeeded", now)
+            changes["charges"] = _appended(attached.charges, hold)
             event = EventType.AMOUNT_CAPTURABLE_UPDATED
         else:
             changes["status"] = fire(attached.status, "succeed")
@@ -446,7 +451,12 @@ def _replace_pending(intent: PaymentIntent, charge: Charge, settling: bool) -> t
         pending = intent.charges[-1]
         resolved = charge.model_copy(update={"id": pending.id, "created": pending.created})
         return (*intent.charges[:-1], resolved)
-    return (*intent.charges, charge)
+    return _appended(intent.charges, charge)
+
+
+def _appended(charges: tuple[Charge, ...], charge: Charge) -> tuple[Charge, ...]:
+    """``charges`` with ``charge`` last, keeping the :data:`CHARGES_KEPT` newest."""
+    return (*charges, charge)[-CHARGES_KEPT:]
 
 
 def _fail(

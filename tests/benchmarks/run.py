@@ -30,6 +30,7 @@ import pstats
 import resource
 import statistics
 import sys
+import tempfile
 import time
 import tracemalloc
 from collections.abc import Callable, Iterator
@@ -44,6 +45,7 @@ import contenders
 from contenders import Contender, Runner
 
 from payment_intent import InMemoryStore, ManualClock, PaymentIntents, SQLiteStore
+from payment_intent.errors import CardError
 
 
 @dataclass
@@ -57,12 +59,13 @@ class Settings:
     memory_intents: int = 20_000
     fixed_pass_scale: float = 1.0  # scales a peer's fixed pass size (localstripe)
     warm_up: int = 20  # checkouts of the untimed first pass, and the fewest in a timed pass
+    declines: int = 1_000  # declined confirms on one intent
 
 
 PRESETS = {
     "full": Settings(),
-    "quick": Settings(0.05, 3, (10_000, 50_000), 1_000, 5_000, 0.5, 10),
-    "smoke": Settings(0.003, 1, (500, 1_000), 50, 300, 0.05, 2),
+    "quick": Settings(0.05, 3, (10_000, 50_000), 1_000, 5_000, 0.5, 10, 300),
+    "smoke": Settings(0.003, 1, (500, 1_000), 50, 300, 0.05, 2, 30),
 }
 
 
@@ -380,6 +383,42 @@ def memory_per_intent(settings: Settings) -> dict[str, float]:
     return {"bytes_per_intent": per, "process_peak_mib": maxrss}
 
 
+# -- declines on one intent ------------------------------------------------------------------------
+
+
+def declines_on_one_intent(settings: Settings) -> dict[str, float]:
+    """Declined confirms on one intent in a SQLite store: the cost of the last against the first,
+    and what the file grows by per decline (data and write-ahead log)."""
+    count = settings.declines
+    window = max(5, count // 50)
+    print(f"\n== {count:,} declined confirms on one intent, SQLite ==")
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "declines.sqlite3"
+        store = SQLiteStore(path)
+        service = PaymentIntents(store=store, clock=ManualClock(contenders.NOW))
+        intent = service.create(amount=5_000, currency="eur")
+        times: list[float] = []
+        sizes: list[int] = []
+        for n in range(count):
+            began = time.perf_counter()
+            try:
+                service.confirm(intent.id, payment_method="pm_card_visa_chargeDeclined")
+            except CardError:
+                pass
+            times.append(time.perf_counter() - began)
+            if n in (count // 2 - 1, count - 1):
+                sizes.append(sum(f.stat().st_size for f in Path(folder).iterdir()))
+        store.close()
+    first = statistics.median(times[:window])
+    last = statistics.median(times[-window:])
+    half = count - count // 2
+    growth = (sizes[1] - sizes[0]) / half
+    print(f"first {window}: {first * 1e6:,.0f} µs each; last {window}: {last * 1e6:,.0f} µs each")
+    print(f"the last against the first: {last / first:.2f}x  (target ≤ 1.5x)")
+    print(f"the store grows by {growth:,.0f} bytes per decline over the second half")
+    return {"first_us": first * 1e6, "last_us": last * 1e6, "bytes_per_decline": growth}
+
+
 # -- where the time goes --------------------------------------------------------------------------
 
 LAYERS = (
@@ -394,18 +433,11 @@ LAYERS = (
     ),
     ("transitions", ("/transitions/", "payment_intent/domain/lifecycle.py")),
     ("ids/events", ("payment_intent/ids.py",)),
-    (
-        "store",
-        (
-            "payment_intent/adapters/memory.py",
-            "payment_intent/adapters/_plain.py",
-            "payment_intent/adapters/_sorted.py",
-        ),
-    ),
+    ("store", ("payment_intent/adapters/memory.py", "sortedcontainers")),
     ("domain", ("payment_intent/domain/",)),
     (
         "service",
-        ("payment_intent/service.py", "payment_intent/ports.py", "payment_intent/adapters/"),
+        ("payment_intent/service/", "payment_intent/ports.py", "payment_intent/adapters/"),
     ),
     ("harness", ("tests/benchmarks/",)),
 )
@@ -475,6 +507,7 @@ WORKLOADS = (
     "checkout-http",
     "lists",
     "memory",
+    "declines",
 )
 
 
@@ -554,6 +587,8 @@ def main(argv: list[str] | None = None) -> int:
                 )
         if "memory" in chosen:
             report["memory"] = memory_per_intent(settings)
+        if "declines" in chosen:
+            report["declines"] = declines_on_one_intent(settings)
         if "checkout-memory" in chosen and report.get("checkout, manual capture, in process"):
             rows = report["checkout, manual capture, in process"]
             project = next(r for r in rows if r.project)
