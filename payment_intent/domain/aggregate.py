@@ -383,7 +383,8 @@ def _outcome(
         event = EventType.REQUIRES_ACTION
     elif isinstance(outcome, Pending):
         changes["status"] = fire(attached.status, "start_processing")
-        changes["charges"] = _appended(attached.charges, _charge(charge_id, attempt, "pending", now))
+        pending = _charge(charge_id, attempt, "pending", now)
+        changes["charges"] = _appended(attached.charges, pending)
         event = EventType.PROCESSING
     elif isinstance(outcome, Approved):
         changes["last_payment_error"] = None
