@@ -33,10 +33,6 @@ class ApiKey:
     def publishable(self) -> bool:
         return self.value.startswith("pk_")
 
-    def masked(self) -> str:
-        """How an error message may show the key: its kind, mode and last four characters."""
-        return f"{self.value[:8]}{'*' * 12}{self.value[-4:]}"
-
 
 class ApiKeys:
     """The set of keys a server accepts; lookups compare in constant time."""
