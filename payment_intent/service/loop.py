@@ -98,10 +98,10 @@ class CommandLoop:
             if intent is not None:
                 held = self.store.claim(intent.id)
                 if held is not None:
-                    if key is not None and held.idempotency_key == key:
-                        raise _in_flight(key)
                     if held.expires_at <= now:
                         self.reconcile(held, now)
+                    elif key is not None and held.idempotency_key == key:
+                        raise _in_flight(key)
                     elif time.monotonic() >= waited_until:
                         raise _lock_timeout(self.max_retries)
                     else:
