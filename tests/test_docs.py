@@ -17,12 +17,14 @@ Blocks in other languages (sh, text, yaml) are not run.
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
 import subprocess
 import sys
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -259,3 +261,36 @@ def test_a_page_speaks_of_nothing_a_user_does_not_have(page: Path) -> None:
     assert not re.search(r"pip install \"?payment_intent\b", text), (
         "payment_intent is not on PyPI: install from a checkout or a wheel"
     )
+
+
+def _plot_module() -> Any:
+    spec = importlib.util.spec_from_file_location("plot", ROOT / "tests/benchmarks/plot.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_benchmark_tables_are_the_ones_drawn_from_the_committed_results() -> None:
+    """One run's JSON feeds the charts and the tables; the page cannot show figures from two."""
+    plot = _plot_module()
+    folder = ROOT / "docs" / "benchmarks"
+    report = json.loads((folder / "results.json").read_text())
+    assert (folder / "checkouts.md").read_text() == plot.checkouts_table(report)
+    assert (folder / "targets.md").read_text() == plot.targets_table(report)
+    assert (folder / "pages.md").read_text() == plot.pages_table(report)
+    page = (ROOT / "docs" / "benchmarks.md").read_text()
+    for included in ("checkouts.md", "targets.md", "pages.md"):
+        assert f'--8<-- "benchmarks/{included}"' in page
+    for chart in ("checkouts.svg", "pages.svg"):
+        assert (folder / chart).exists()
+        assert f"](benchmarks/{chart})" in page
+
+
+def test_a_target_is_met_or_not_met_in_the_tables() -> None:
+    plot = _plot_module()
+    report = json.loads((ROOT / "docs" / "benchmarks" / "results.json").read_text())
+    rows = plot.targets_table(report).splitlines()[2:]
+    assert len(rows) >= 8
+    assert all(row.endswith(("| met |", "| **not met** |")) for row in rows), rows
