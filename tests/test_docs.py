@@ -17,12 +17,14 @@ Blocks in other languages (sh, text, yaml) are not run.
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
 import subprocess
 import sys
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -213,3 +215,82 @@ def test_the_stateful_checkout_example_catches_a_shop_that_marks_orders_paid_too
     for step in shown["steps"].splitlines():
         rule = re.sub(r"\(.*", "", step.split("=")[-1].strip())  # "state.confirm"
         assert rule in output, f"the page shows {step!r}; the run printed:\n{output}"
+
+
+# -- pages a reader can read ---------------------------------------------------------------------
+
+#: Pages other developers are rewriting; they join the checks below once they are rewrapped.
+OWNED_ELSEWHERE = {"testing.md", "decisions.md"}
+SITE_PAGES = [p for p in sorted((ROOT / "docs").glob("*.md")) if p.name not in OWNED_ELSEWHERE]
+
+#: The content column holds about 84 characters of code at a laptop's width (1280 px, both
+#: sidebars shown); tests/test_site_in_browser.py measures it in a browser.
+CODE_COLUMNS = 80
+
+
+def code_lines(page: Path) -> list[tuple[int, str]]:
+    """Every line inside a fenced block of ``page``, with its line number."""
+    lines, inside = [], False
+    for number, line in enumerate(page.read_text().splitlines(), start=1):
+        if line.lstrip().startswith("```"):
+            inside = not inside
+        elif inside:
+            lines.append((number, line))
+    return lines
+
+
+@pytest.mark.parametrize("page", SITE_PAGES, ids=page_id)
+def test_a_code_block_is_no_wider_than_the_content_column(page: Path) -> None:
+    wide = [f"{n}: {len(line)}" for n, line in code_lines(page) if len(line) > CODE_COLUMNS]
+    assert wide == [], f"{page_id(page)} has lines over {CODE_COLUMNS} columns"
+
+
+@pytest.mark.parametrize("page", SITE_PAGES, ids=page_id)
+def test_a_page_speaks_of_nothing_a_user_does_not_have(page: Path) -> None:
+    """No internal documents (the contract, its seed documents, the issue tracker), and no
+    package index entry that does not exist yet."""
+    text = page.read_text()
+    internal = (
+        r"\bSPEC\b",
+        r"\bseed(?:'s| APIs?| curl| objects?| documents?)|\bthe seeds\b",
+        r"\bthe issue'?s?\b",
+        r"\bMISSED\b",
+    )
+    for word in internal:
+        assert not re.search(word, text), f"{page_id(page)} says {word}"
+    assert not re.search(r"pip install \"?payment_intent\b", text), (
+        "payment_intent is not on PyPI: install from a checkout or a wheel"
+    )
+
+
+def _plot_module() -> Any:
+    spec = importlib.util.spec_from_file_location("plot", ROOT / "tests/benchmarks/plot.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_benchmark_tables_are_the_ones_drawn_from_the_committed_results() -> None:
+    """One run's JSON feeds the charts and the tables; the page cannot show figures from two."""
+    plot = _plot_module()
+    folder = ROOT / "docs" / "benchmarks"
+    report = json.loads((folder / "results.json").read_text())
+    assert (folder / "checkouts.md").read_text() == plot.checkouts_table(report)
+    assert (folder / "targets.md").read_text() == plot.targets_table(report)
+    assert (folder / "pages.md").read_text() == plot.pages_table(report)
+    page = (ROOT / "docs" / "benchmarks.md").read_text()
+    for included in ("checkouts.md", "targets.md", "pages.md"):
+        assert f'--8<-- "benchmarks/{included}"' in page
+    for chart in ("checkouts.svg", "pages.svg"):
+        assert (folder / chart).exists()
+        assert f"](benchmarks/{chart})" in page
+
+
+def test_a_target_is_met_or_not_met_in_the_tables() -> None:
+    plot = _plot_module()
+    report = json.loads((ROOT / "docs" / "benchmarks" / "results.json").read_text())
+    rows = plot.targets_table(report).splitlines()[2:]
+    assert len(rows) >= 8
+    assert all(row.endswith(("| met |", "| **not met** |")) for row in rows), rows
