@@ -64,7 +64,6 @@ OUTSIDE = "http://outside.invalid/tracker.js"
 #: On the API reference the signatures are this site's (they wrap), the docstrings are not.
 OWNED_ELSEWHERE = {
     "testing": "docs/testing.md",
-    "decisions": "docs/decisions.md",
     "api": "the docstrings in payment_intent/",
 }
 
