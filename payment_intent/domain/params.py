@@ -96,7 +96,7 @@ class CardOptionsParams(BaseModel):
     model_config = _CLOSED
 
     capture_type: Literal["automatic", "manual"] | None = None
-    allowed_bins: list[Annotated[str, StringConstraints(pattern=r"^\d{6,8}$")]] | None = None
+    allowed_bins: list[Annotated[str, StringConstraints(pattern=r"^[0-9]{6,8}$")]] | None = None
     allowed_funding: list[Literal["credit", "debit"]] | None = None
 
 
