@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import re
 import socket
 import socketserver
 import struct
@@ -30,15 +31,42 @@ WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 _LOG = logging.getLogger(__name__)
 
-#: Longest request line, and most bytes of header fields, a request may carry.
+#: Longest request line, and most bytes of header fields (or of chunked trailer fields) a request
+#: may carry.
 MAX_REQUEST_LINE = 8 * 1024
 MAX_HEADER_BYTES = 64 * 1024
 #: Most header fields a request may carry.
 MAX_HEADERS = 100
+#: Longest chunk-size line (the size and its extensions).
+MAX_CHUNK_LINE = 1024
 #: Seconds an idle persistent connection (or a stalled request) is kept before it is closed.
 IDLE_TIMEOUT = 30.0
 #: The longest idle timeout accepted: a day.
 MAX_IDLE_TIMEOUT = 86400.0
+#: After an error answer, how long (seconds) and how much (bytes) of what the client still sends
+#: is read and dropped before the connection is closed: closing with unread input resets the
+#: connection, and the reset can destroy the answer before the client reads it (RFC 9112 9.6).
+LINGER = 2.0
+LINGER_BYTES = 1024 * 1024
+
+# RFC 9110 5.6.2: a token, the grammar of field names, transfer codings and their parameters.
+_TCHAR = r"!#$%&'*+\-.^_`|~0-9A-Za-z"
+_TOKEN = f"[{_TCHAR}]+"
+_QUOTED = r'"(?:[\t \x21\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\t \x21-\x7e\x80-\xff])*"'
+_FIELD_NAME = re.compile(_TOKEN)
+# RFC 9112 7.1: chunk-size [ chunk-ext ] CRLF, chunk-ext = *( BWS ";" BWS name [ BWS "=" BWS
+# value ] ). Exactly CRLF here: a bare LF inside a body is how requests are smuggled.
+_CHUNK_EXT = rf"(?:[ \t]*;[ \t]*{_TOKEN}(?:[ \t]*=[ \t]*(?:{_TOKEN}|{_QUOTED}))?)*"
+_CHUNK_LINE = re.compile(rf"([0-9A-Fa-f]+){_CHUNK_EXT}\r\n".encode())
+_TRAILER_LINE = re.compile(rf"{_TOKEN}:[^\r\n\x00]*\r\n".encode())
+# RFC 9112 6.1: transfer-coding = token *( OWS ";" OWS name BWS "=" BWS value ), in a list whose
+# empty elements are ignored (RFC 9110 5.6.1).
+_CODING = rf"({_TOKEN})((?:[ \t]*;[ \t]*{_TOKEN}[ \t]*=[ \t]*(?:{_TOKEN}|{_QUOTED}))*)"
+_CODING_LIST = re.compile(rf"(?:{_CODING})?(?:[ \t]*,[ \t]*(?:{_CODING})?)*")
+_ONE_CODING = re.compile(_CODING)
+_VERSION = re.compile(r"HTTP/[0-9]\.[0-9]")
+#: Digits of the largest body accepted: a longer number (leading zeros aside) is over the limit.
+_BODY_DIGITS = len(str(MAX_BODY))
 
 _REASONS = {
     100: "Continue",
@@ -49,6 +77,7 @@ _REASONS = {
     402: "Payment Required",
     404: "Not Found",
     409: "Conflict",
+    413: "Content Too Large",
     500: "Internal Server Error",
     501: "Not Implemented",
     503: "Service Unavailable",
@@ -99,11 +128,9 @@ def _path(environ: dict[str, Any]) -> str:
 
 
 def _body(environ: dict[str, Any]) -> bytes:
-    try:
-        length = int(str(environ.get("CONTENT_LENGTH") or 0))
-    except ValueError:
-        length = 0
-    if length <= 0:
+    # Whatever server hosts the application, a length that is not ASCII digits means no body.
+    length = _content_length(str(environ.get("CONTENT_LENGTH") or "").strip(" \t"))
+    if not length:
         return b""
     stream = environ.get("wsgi.input")
     if stream is None:
@@ -111,6 +138,20 @@ def _body(environ: dict[str, Any]) -> bytes:
     # Read at most one byte past the limit: enough for Api to refuse an oversized body.
     data: bytes = stream.read(min(length, MAX_BODY + 1))
     return data
+
+
+def _content_length(raw: str) -> int | None:
+    """A ``Content-Length`` value (RFC 9112: ``1*DIGIT``, ASCII digits only) read as a number,
+    capped at one past :data:`MAX_BODY`; ``None`` when it is not one.
+
+    ``str.isdigit`` alone also passes '²' (which ``int`` then refuses) and other scripts' digits
+    (which ``int`` reads): only ASCII is a digit on the wire. The cap spares converting a number
+    of thousands of digits only to find it too large.
+    """
+    if not raw.isascii() or not raw.isdigit():
+        return None
+    digits = raw.lstrip("0")
+    return MAX_BODY + 1 if len(digits) > _BODY_DIGITS else int(digits or "0")
 
 
 def _unready(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -191,6 +232,49 @@ class Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
                 self._connections.discard(connection)
 
 
+#: Header field names seen so far, with their environ keys ("" for a name that is dropped): the
+#: same few names come with every request, so each is checked and converted once. Bounded, so
+#: made-up names cannot grow it without end.
+_ENVIRON_KEYS: dict[str, str] = {}
+_MAX_KNOWN_NAMES = 1024
+
+
+def _environ_key(name: str) -> str | None:
+    """The WSGI environ key of header field ``name`` ("" to drop it), ``None`` if the name is not
+    a token (RFC 9110 5.1)."""
+    if _FIELD_NAME.fullmatch(name) is None:
+        return None
+    if "_" in name:
+        key = ""
+    else:
+        key = name.upper().replace("-", "_")
+        if key != "CONTENT_TYPE" and key != "CONTENT_LENGTH":
+            key = "HTTP_" + key
+    if len(_ENVIRON_KEYS) < _MAX_KNOWN_NAMES:
+        _ENVIRON_KEYS[name] = key
+    return key
+
+
+def _check_chunked_is_final(value: str) -> None:
+    """Refuse a ``Transfer-Encoding`` under which the body cannot be read.
+
+    RFC 9112 6.3: unless ``chunked`` is the last coding, where the body ends is unknowable
+    (400); 6.1: with ``chunked`` last, any coding before it is one this server does not
+    implement (501).
+    """
+    if _CODING_LIST.fullmatch(value) is None:
+        raise BadRequest("Malformed Transfer-Encoding.")
+    codings = [(coding[1].lower(), coding[2]) for coding in _ONE_CODING.finditer(value)]
+    if (
+        not codings
+        or codings[-1] != ("chunked", "")
+        or any(name == "chunked" for name, _ in codings[:-1])
+    ):
+        raise BadRequest("A request body must be framed by one final chunked transfer coding.")
+    if len(codings) > 1:
+        raise BadRequest("Only the chunked transfer coding is accepted.", 501)
+
+
 class _Connection(socketserver.StreamRequestHandler):
     """One client connection: requests read and answered in turn until either side closes."""
 
@@ -238,7 +322,7 @@ class _Connection(socketserver.StreamRequestHandler):
         try:
             environ, keep_alive = self._read_request(line)
         except BadRequest as error:
-            self._send_plain(error.status, str(error))
+            self._refuse_request(error.status, str(error))
             return False
         status, headers, chunks = self._run_app(environ)
         if chunks is None:
@@ -261,13 +345,13 @@ class _Connection(socketserver.StreamRequestHandler):
         if len(parts) != 3 or not parts[0] or not parts[1]:
             raise BadRequest("Malformed request line.")
         method, target, version = parts
-        if not method.isalpha() or not method.isupper():
+        if not method.isascii() or not method.isalpha() or not method.isupper():
             raise BadRequest("Malformed request method.")
         if version == "HTTP/1.1":
             keep_alive = True
         elif version == "HTTP/1.0":
             keep_alive = False
-        elif version[:5] == "HTTP/" and version[5:6].isdigit():
+        elif _VERSION.fullmatch(version):
             raise BadRequest("Only HTTP/1.0 and HTTP/1.1 are served.", 505)
         else:
             raise BadRequest("Malformed request line.")
@@ -296,12 +380,9 @@ class _Connection(socketserver.StreamRequestHandler):
         environ["QUERY_STRING"] = query
 
         if "HTTP_TRANSFER_ENCODING" in environ:
-            body, complete = self._read_chunked(environ)
+            body = self._read_chunked(environ)
         else:
-            body, complete = self._read_body(environ)
-        if not complete:  # a body over the limit: answered, then the connection is closed
-            keep_alive = False
-            environ["CONTENT_LENGTH"] = str(len(body))
+            body = self._read_body(environ)
         environ["wsgi.input"] = io.BytesIO(body)
         return environ, keep_alive
 
@@ -323,19 +404,26 @@ class _Connection(socketserver.StreamRequestHandler):
                 raise BadRequest("Too many request header fields.")
             if line[:1] in (b" ", b"\t"):
                 raise BadRequest("Folded header lines are not accepted.")
+            # RFC 9112 5: field-line = field-name ":" OWS field-value OWS.
             name, colon, value = line.decode("latin-1").partition(":")
-            if not colon or not name or name != name.strip() or " " in name:
-                raise BadRequest("Malformed header field.")
-            if "_" in name:  # as wsgiref: never let X_Forwarded pose as X-Forwarded
+            key = _ENVIRON_KEYS.get(name) if colon else None
+            if key is None:
+                key = _environ_key(name) if colon else None
+                if key is None:
+                    raise BadRequest("Malformed header field.")
+            if not key:  # as wsgiref: never let X_Forwarded pose as X-Forwarded
                 continue
-            value = value.strip()
-            key = name.upper().replace("-", "_")
+            # Only SP and HTAB surround a value, not what str.strip() takes (a vertical tab, a
+            # no-break space: "chunked\xa0" is not "chunked"). A CR may not split a value; at
+            # its ends it reads as the SP that RFC 9110 5.5 allows in its place.
+            value = value.strip(" \t\r\n")
+            if "\r" in value or "\x00" in value:
+                raise BadRequest("Malformed header field value.")
             if key == "CONTENT_TYPE" or key == "CONTENT_LENGTH":
                 if key in environ and environ[key] != value:
                     raise BadRequest(f"Conflicting {name} header fields.")
                 environ[key] = value
                 continue
-            key = "HTTP_" + key
             if key in environ:
                 environ[key] += "," + value
             else:
@@ -346,58 +434,70 @@ class _Connection(socketserver.StreamRequestHandler):
         if expect == "100-continue" and environ["SERVER_PROTOCOL"] == "HTTP/1.1":
             self.connection.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
 
-    def _read_body(self, environ: dict[str, Any]) -> tuple[bytes, bool]:
-        """The body framed by Content-Length, and whether all of it was read.
+    def _read_body(self, environ: dict[str, Any]) -> bytes:
+        """The body framed by Content-Length.
 
-        Past :data:`~payment_intent.dialects.api.MAX_BODY` only one byte more is read, as much as
-        the application needs to refuse it; the rest is never read, so the connection ends.
+        A length over :data:`~payment_intent.dialects.api.MAX_BODY` is refused (413) from the
+        header, before any ``100 Continue`` invites the body and before a byte of it is read.
         """
         raw = environ.get("CONTENT_LENGTH")
         if raw is None:
-            return b"", True
-        if not raw.isdigit() or len(raw) > 18:
+            return b""
+        length = _content_length(raw)
+        if length is None:
             raise BadRequest("Malformed Content-Length.")
-        length = int(raw)
-        if length == 0:
-            return b"", True
-        self._expect_continue(environ)
         if length > MAX_BODY:
-            return self._read_exactly(MAX_BODY + 1), False
-        return self._read_exactly(length), True
+            raise BadRequest(f"The request body is over {MAX_BODY} bytes.", 413)
+        environ["CONTENT_LENGTH"] = str(length)
+        if length == 0:
+            return b""
+        self._expect_continue(environ)
+        return self._read_exactly(length)
 
-    def _read_chunked(self, environ: dict[str, Any]) -> tuple[bytes, bool]:
-        """The body in the chunked transfer coding, and whether all of it was read."""
-        codings = [c.strip().lower() for c in environ.pop("HTTP_TRANSFER_ENCODING").split(",")]
+    def _read_chunked(self, environ: dict[str, Any]) -> bytes:
+        """The body in the chunked transfer coding (RFC 9112 7.1), its trailer fields dropped.
+
+        A chunk that would take the body over :data:`~payment_intent.dialects.api.MAX_BODY` is
+        refused (413) from its size line, before its data is read.
+        """
+        _check_chunked_is_final(environ.pop("HTTP_TRANSFER_ENCODING"))
         if "CONTENT_LENGTH" in environ:
             raise BadRequest("Content-Length and Transfer-Encoding together are refused.")
-        if codings != ["chunked"]:
-            raise BadRequest("Only the chunked transfer coding is accepted.", 501)
+        if environ["SERVER_PROTOCOL"] == "HTTP/1.0":  # RFC 9112 6.1: its framing is faulty
+            raise BadRequest("HTTP/1.0 has no transfer codings.")
         self._expect_continue(environ)
+        readline = self.rfile.readline
         body = bytearray()
         while True:
-            line = self.rfile.readline(1024)
-            try:
-                size = int(line.split(b";", 1)[0].strip(), 16)
-            except ValueError:
-                raise BadRequest("Malformed chunk size.") from None
-            if size < 0 or not line.endswith(b"\n"):
-                raise BadRequest("Malformed chunk size.")
-            if size == 0:
+            line = readline(MAX_CHUNK_LINE + 1)
+            chunk = _CHUNK_LINE.fullmatch(line)
+            if chunk is None:
+                if len(line) <= MAX_CHUNK_LINE and not line.endswith(b"\n"):
+                    raise ConnectionResetError("the client left mid-body")
+                raise BadRequest("Malformed chunk size line.")
+            digits = chunk[1].lstrip(b"0")
+            if not digits:  # the last chunk
                 break
+            # More hex digits than MAX_BODY has decimal ones is over it without converting: a
+            # size of 2**80 is as easily refused as one of 2**800.
+            size = int(digits, 16) if len(digits) <= _BODY_DIGITS else MAX_BODY + 1
             if len(body) + size > MAX_BODY:
-                body += self._read_exactly(MAX_BODY + 1 - len(body))
-                return bytes(body), False
+                raise BadRequest(f"The request body is over {MAX_BODY} bytes.", 413)
             body += self._read_exactly(size)
-            if self.rfile.readline(3) not in (b"\r\n", b"\n"):
-                raise BadRequest("Malformed chunk.")
+            if self._read_exactly(2) != b"\r\n":
+                raise BadRequest("Malformed chunk: its data must end with CRLF.")
+        trailer_bytes = 0
         while True:  # trailer fields: read and dropped
-            line = self.rfile.readline(MAX_HEADER_BYTES + 1)
-            if not line.endswith(b"\n"):
-                raise BadRequest("Malformed chunked trailer.")
-            if line in (b"\r\n", b"\n"):
+            line = readline(MAX_HEADER_BYTES + 1)
+            trailer_bytes += len(line)
+            if line == b"\r\n":
                 break
+            if trailer_bytes > MAX_HEADER_BYTES or _TRAILER_LINE.fullmatch(line) is None:
+                if len(line) <= MAX_HEADER_BYTES and not line.endswith(b"\n"):
+                    raise ConnectionResetError("the client left mid-trailer")
+                raise BadRequest("Malformed chunked trailer.")
         environ["CONTENT_LENGTH"] = str(len(body))
-        return bytes(body), True
+        return bytes(body)
 
     def _read_exactly(self, length: int) -> bytes:
         data = self.rfile.read(length)
@@ -468,7 +568,8 @@ class _Connection(socketserver.StreamRequestHandler):
             body = b""
         self.connection.sendall(head + body)
 
-    def _send_plain(self, status: int, message: str) -> None:
+    def _refuse_request(self, status: int, message: str) -> None:
+        """Answer ``status`` in plain text, then end the connection without resetting it."""
         body = (message + "\n").encode("utf-8")
         head = (
             f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\nDate: {_date()}\r\n"
@@ -477,6 +578,24 @@ class _Connection(socketserver.StreamRequestHandler):
         ).encode("latin-1")
         with contextlib.suppress(OSError):
             self.connection.sendall(head + body)
+            self._linger()
+
+    def _linger(self) -> None:
+        """Send the end of the stream, then read and drop what the client still sends until it
+        closes its side, is silent for :data:`LINGER` seconds, or has sent :data:`LINGER_BYTES`.
+
+        The request was not read to its end; closing with its rest unread would reset the
+        connection, and a reset can destroy the answer before the client reads it.
+        """
+        connection = self.connection
+        connection.shutdown(socket.SHUT_WR)
+        _set_timeouts(connection, LINGER)
+        drained = 0
+        while drained < LINGER_BYTES:
+            data = connection.recv(65536)
+            if not data:
+                return
+            drained += len(data)
 
 
 def _set_timeouts(connection: socket.socket, seconds: float) -> None:
