@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import math
 import re
 import socket
 import socketserver
@@ -19,6 +20,7 @@ import struct
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from email.utils import formatdate
 from typing import Any
@@ -41,8 +43,14 @@ MAX_HEADERS = 100
 MAX_CHUNK_LINE = 1024
 #: Seconds an idle persistent connection (or a stalled request) is kept before it is closed.
 IDLE_TIMEOUT = 30.0
-#: The longest idle timeout accepted: a day.
+#: The longest idle timeout (and request deadline) accepted: a day.
 MAX_IDLE_TIMEOUT = 86400.0
+#: Seconds a request may take from its first byte to its last; then it is answered 408. The
+#: response gets as long again to be written.
+REQUEST_TIMEOUT = 10.0
+#: Connections served at once; one more is answered 503 at once and closed. Below the few hundred
+#: a slow-client attack opens, so those past it cost no thread (docs/http.md).
+MAX_CONNECTIONS = 256
 #: After an error answer, how long (seconds) and how much (bytes) of what the client still sends
 #: is read and dropped before the connection is closed: closing with unread input resets the
 #: connection, and the reset can destroy the answer before the client reads it (RFC 9112 9.6).
@@ -76,6 +84,7 @@ _REASONS = {
     401: "Unauthorized",
     402: "Payment Required",
     404: "Not Found",
+    408: "Request Timeout",
     409: "Conflict",
     413: "Content Too Large",
     500: "Internal Server Error",
@@ -170,17 +179,38 @@ class BadRequest(Exception):
         self.status = status
 
 
+class _Watch:
+    """A connection's deadline, which the server's watchdog enforces.
+
+    ``deadline`` (a :func:`time.monotonic` instant) is infinite while the connection waits for a
+    request or the application runs, so only reading a request and writing its response are
+    timed. ``reading`` says which of the two is going on, ``expired`` that the watchdog cut it.
+    """
+
+    __slots__ = ("deadline", "expired", "reading")
+
+    def __init__(self) -> None:
+        self.deadline = math.inf
+        self.reading = True
+        self.expired = False
+
+
 class Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
     """An HTTP/1.1 server for one WSGI application, a thread per connection.
 
     Connections are persistent (``Connection: close`` and HTTP/1.0 without ``keep-alive`` end
-    them after the response); one idle for ``idle_timeout`` seconds is closed. ``server_close``
-    also closes the connections still open, so no thread outlives the server for long.
+    them after the response); one idle for ``idle_timeout`` seconds is closed. A request must
+    arrive whole within ``request_timeout`` seconds of its first byte (else 408), and at most
+    ``max_connections`` connections are served at once (one more gets 503 and is closed).
+    ``server_close`` also closes the connections still open, so no thread outlives the server for
+    long.
     """
 
     daemon_threads = True
     allow_reuse_address = True
-    request_queue_size = 128
+    # A burst of connections past the listen queue has its handshakes dropped and retried a
+    # second later; the kernel caps this at net.core.somaxconn.
+    request_queue_size = 1024
 
     def __init__(
         self,
@@ -188,18 +218,31 @@ class Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
         app: WSGIApp,
         *,
         idle_timeout: float = IDLE_TIMEOUT,
+        request_timeout: float = REQUEST_TIMEOUT,
+        max_connections: int = MAX_CONNECTIONS,
         verbose: bool = False,
     ) -> None:
-        if not 0 < idle_timeout <= MAX_IDLE_TIMEOUT:
-            raise ValueError(
-                "idle_timeout must be a number of seconds above 0 and at most "
-                f"{MAX_IDLE_TIMEOUT:g}, got {idle_timeout!r}."
-            )
+        for name, seconds in (("idle_timeout", idle_timeout), ("request_timeout", request_timeout)):
+            if not 0 < seconds <= MAX_IDLE_TIMEOUT:
+                raise ValueError(
+                    f"{name} must be a number of seconds above 0 and at most "
+                    f"{MAX_IDLE_TIMEOUT:g}, got {seconds!r}."
+                )
+        if isinstance(max_connections, bool) or not isinstance(max_connections, int):
+            raise ValueError(f"max_connections must be a whole number, got {max_connections!r}.")
+        if max_connections < 1:
+            raise ValueError(f"max_connections must be at least 1, got {max_connections!r}.")
         self.app = app
         self.idle_timeout = idle_timeout
+        self.request_timeout = request_timeout
+        self.max_connections = max_connections
         self.verbose = verbose
-        self._connections: set[socket.socket] = set()
-        self._connections_lock = threading.Lock()
+        self._connections: dict[socket.socket, _Watch] = {}
+        #: Refused connections being drained before they are closed, with when to give up.
+        self._refused: deque[tuple[float, socket.socket]] = deque()
+        self._lock = threading.Lock()
+        self._closing = threading.Event()
+        self._watchdog: threading.Thread | None = None
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, _Connection)
@@ -215,21 +258,95 @@ class Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
         """The application being served."""
         return self.app
 
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """Serve the connection on a thread of its own, or refuse it when the server is full.
+
+        The place is taken here, on the accepting thread, so a burst of connections cannot
+        overshoot the cap before their threads start.
+        """
+        with self._lock:
+            full = len(self._connections) >= self.max_connections
+            if not full:
+                self._connections[request] = _Watch()
+            if self._watchdog is None:
+                self._watchdog = threading.Thread(
+                    target=self._watch, name="http-deadlines", daemon=True
+                )
+                self._watchdog.start()
+        if full:
+            self._refuse(request)
+        else:
+            super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        """Close a served connection and free its place."""
+        with self._lock:
+            self._connections.pop(request, None)
+        super().shutdown_request(request)
+
     def server_close(self) -> None:
         """Stop listening and end every open connection (their threads then finish)."""
         super().server_close()
-        with self._connections_lock:
+        self._closing.set()
+        with self._lock:
             open_connections = list(self._connections)
+            refused = [connection for _, connection in self._refused]
+            self._refused.clear()
         for connection in open_connections:
             with contextlib.suppress(OSError):
                 connection.shutdown(socket.SHUT_RDWR)
+        for connection in refused:
+            connection.close()
 
-    def _track(self, connection: socket.socket, open_: bool) -> None:
-        with self._connections_lock:
-            if open_:
-                self._connections.add(connection)
-            else:
-                self._connections.discard(connection)
+    def _refuse(self, connection: socket.socket) -> None:
+        """Answer 503 without a thread, then leave the connection to the watchdog to drain and
+        close (see :data:`LINGER`)."""
+        body = f"The server is serving {self.max_connections} connections; try again.\n".encode()
+        head = (
+            f"HTTP/1.1 503 Service Unavailable\r\nDate: {_date()}\r\n"
+            "Content-Type: text/plain; charset=utf-8\r\nRetry-After: 1\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        ).encode("latin-1")
+        try:
+            connection.setblocking(False)
+            connection.send(head + body)  # a new connection's send buffer takes it whole
+            connection.shutdown(socket.SHUT_WR)
+        except OSError:
+            connection.close()
+            return
+        with self._lock:
+            self._refused.append((time.monotonic() + LINGER, connection))
+            # Past as many refused as served, the oldest is closed at once: a flood of
+            # connections must not pile up open sockets.
+            oldest = (
+                self._refused.popleft()[1] if len(self._refused) > self.max_connections else None
+            )
+        if oldest is not None:
+            oldest.close()
+
+    def _watch(self) -> None:
+        """The watchdog: cut requests past their deadline, close drained refused connections."""
+        tick = min(0.25, self.request_timeout / 4)
+        while not self._closing.wait(tick):
+            now = time.monotonic()
+            with self._lock:
+                served = list(self._connections.items())
+                refused = list(self._refused)
+            for connection, watch in served:
+                if watch.deadline <= now:
+                    watch.deadline = math.inf
+                    watch.expired = True
+                    # Shutting the reading side ends a blocked receive, and the connection's
+                    # thread then answers 408; while writing, both sides are shut, which ends
+                    # the send.
+                    with contextlib.suppress(OSError):
+                        connection.shutdown(socket.SHUT_RD if watch.reading else socket.SHUT_RDWR)
+            done = [entry for entry in refused if _drained(*entry, now)]
+            if done:
+                with self._lock:
+                    for entry in done:
+                        with contextlib.suppress(ValueError):
+                            self._refused.remove(entry)
 
 
 #: Header field names seen so far, with their environ keys ("" for a name that is dropped): the
@@ -253,6 +370,25 @@ def _environ_key(name: str) -> str | None:
     if len(_ENVIRON_KEYS) < _MAX_KNOWN_NAMES:
         _ENVIRON_KEYS[name] = key
     return key
+
+
+def _drained(give_up_at: float, connection: socket.socket, now: float) -> bool:
+    """Drop what a refused client has sent so far; once it has closed its side, or failed, or
+    its :data:`LINGER` is over, close the connection and say so."""
+    try:
+        for _ in range(LINGER_BYTES // 65536):  # a client that floods is not read forever
+            if not connection.recv(65536):
+                break  # the client closed its side
+        else:
+            if now < give_up_at:
+                return False
+    except BlockingIOError:  # nothing more has arrived yet
+        if now < give_up_at:
+            return False
+    except OSError:
+        pass
+    connection.close()
+    return True
 
 
 def _check_chunked_is_final(value: str) -> None:
@@ -279,12 +415,13 @@ class _Connection(socketserver.StreamRequestHandler):
     """One client connection: requests read and answered in turn until either side closes."""
 
     server: Server
+    rfile: io.BufferedReader  # what StreamRequestHandler makes with its default buffering
     disable_nagle_algorithm = True  # responses go out whole, at once; never wait for an ACK
 
     def setup(self) -> None:
         super().setup()
         _set_timeouts(self.connection, self.server.idle_timeout)
-        self.server._track(self.connection, True)
+        self.watch = self.server._connections.get(self.connection) or _Watch()
         self.base_environ = {
             "SERVER_NAME": self.server.server_name,
             "SERVER_PORT": str(self.server.server_port),
@@ -300,7 +437,6 @@ class _Connection(socketserver.StreamRequestHandler):
         }
 
     def finish(self) -> None:
-        self.server._track(self.connection, False)
         with contextlib.suppress(OSError):
             super().finish()
 
@@ -309,11 +445,23 @@ class _Connection(socketserver.StreamRequestHandler):
             while self._handle_one():
                 pass
         except (TimeoutError, ConnectionError, OSError):
-            pass  # an idle or vanished client: nothing to answer
+            # An idle or vanished client has nothing to answer; one the watchdog cut off while
+            # it was still sending its request is told why.
+            if self.watch.expired and self.watch.reading:
+                self._refuse_request(
+                    408, f"The request did not arrive within {self.server.request_timeout:g} s."
+                )
 
     def _handle_one(self) -> bool:
         """Read and answer one request; whether the connection stays open for another."""
         rfile = self.rfile
+        watch = self.watch
+        # Waiting for a request is idleness (the idle timeout's business); the request's own
+        # deadline starts with its first byte.
+        if not rfile.peek(1):
+            return False
+        watch.reading = True
+        watch.deadline = time.monotonic() + self.server.request_timeout
         line = rfile.readline(MAX_REQUEST_LINE + 1)
         while line in (b"\r\n", b"\n"):  # RFC 9112 2.2: ignore empty lines before a request
             line = rfile.readline(MAX_REQUEST_LINE + 1)
@@ -324,10 +472,14 @@ class _Connection(socketserver.StreamRequestHandler):
         except BadRequest as error:
             self._refuse_request(error.status, str(error))
             return False
+        watch.deadline = math.inf
         status, headers, chunks = self._run_app(environ)
         if chunks is None:
             keep_alive = False
+        watch.reading = False
+        watch.deadline = time.monotonic() + self.server.request_timeout
         self._send(environ, status, headers, chunks or [], keep_alive)
+        watch.deadline = math.inf
         if self.server.verbose:
             sys.stderr.write(
                 f"{self.client_address[0]} - - [{time.strftime('%d/%b/%Y %H:%M:%S')}] "
@@ -582,14 +734,15 @@ class _Connection(socketserver.StreamRequestHandler):
 
     def _linger(self) -> None:
         """Send the end of the stream, then read and drop what the client still sends until it
-        closes its side, is silent for :data:`LINGER` seconds, or has sent :data:`LINGER_BYTES`.
+        closes its side, for at most :data:`LINGER` seconds and :data:`LINGER_BYTES` bytes.
 
         The request was not read to its end; closing with its rest unread would reset the
         connection, and a reset can destroy the answer before the client reads it.
         """
         connection = self.connection
         connection.shutdown(socket.SHUT_WR)
-        _set_timeouts(connection, LINGER)
+        self.watch.reading = True
+        self.watch.deadline = time.monotonic() + LINGER
         drained = 0
         while drained < LINGER_BYTES:
             data = connection.recv(65536)
@@ -633,14 +786,25 @@ def make_server(
     *,
     verbose: bool = False,
     idle_timeout: float = IDLE_TIMEOUT,
+    request_timeout: float = REQUEST_TIMEOUT,
+    max_connections: int = MAX_CONNECTIONS,
 ) -> Server:
     """A threaded HTTP/1.1 server for ``api`` on ``host:port`` (port 0: any free port).
 
     ``api`` may be a function of the server's origin (``http://host:port``), called once the port
     is bound, so that the API's redirects can point at the server itself. ``idle_timeout`` is how
-    long a persistent connection may wait for its next request.
+    long a persistent connection may wait for its next request, ``request_timeout`` how long a
+    request may take to arrive from its first byte, ``max_connections`` how many connections are
+    served at once.
     """
-    server = Server((host, port), _unready, idle_timeout=idle_timeout, verbose=verbose)
+    server = Server(
+        (host, port),
+        _unready,
+        idle_timeout=idle_timeout,
+        request_timeout=request_timeout,
+        max_connections=max_connections,
+        verbose=verbose,
+    )
     if not isinstance(api, Api):
         reachable = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(host, host)
         api = api(f"http://{reachable}:{server.server_port}")
