@@ -499,7 +499,10 @@ def _trickle(slow: list[socket.socket], refusals: list[bytes], stop: threading.E
             poller.register(sock, select.POLLIN)
         answered = {fd for fd, _ in poller.poll(0)}
         for sock in [s for s in writing if s.fileno() in answered]:
-            refusals.append(sock.recv(65536))
+            try:
+                refusals.append(sock.recv(65536))
+            except OSError as error:  # counted, and reported by the assertion on what was read
+                refusals.append(repr(error).encode())
             writing.remove(sock)
         for sock in writing:
             sock.send(_TRICKLE[position : position + 1])
