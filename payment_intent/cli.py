@@ -29,6 +29,7 @@ from payment_intent.dialects.keys import ApiKeys
 from payment_intent.domain.errors import InvalidRequestError, PaymentIntentError
 from payment_intent.operations import COMMANDS
 from payment_intent.ports import Clock, Store
+from payment_intent.server import MAX_CONNECTIONS, REQUEST_TIMEOUT
 
 DEFAULT_DB = "payment_intents.sqlite3"
 STORE_ENV = "PAYMENT_INTENT_STORE"
@@ -86,6 +87,21 @@ def build_parser() -> argparse.ArgumentParser:
         default=30.0,
         metavar="SECONDS",
         help="close a keep-alive connection idle this long (default: 30)",
+    )
+    serve.add_argument(
+        "--request-timeout",
+        type=float,
+        default=REQUEST_TIMEOUT,
+        metavar="SECONDS",
+        help="answer 408 to a request not whole this long after its first byte "
+        f"(default: {REQUEST_TIMEOUT:g})",
+    )
+    serve.add_argument(
+        "--max-connections",
+        type=int,
+        default=MAX_CONNECTIONS,
+        metavar="N",
+        help=f"answer 503 to connections past N open ones (default: {MAX_CONNECTIONS})",
     )
     for name, spec in COMMANDS.items():
         command = commands.add_parser(name, parents=[common], help=spec.summary)
@@ -201,6 +217,8 @@ def serve(args: argparse.Namespace, dialect: str) -> int:
             args.port,
             verbose=args.verbose,
             idle_timeout=args.idle_timeout,
+            request_timeout=args.request_timeout,
+            max_connections=args.max_connections,
         )
         host, port = str(server.server_address[0]), int(server.server_address[1])
         prefix = get_dialect(dialect).prefix

@@ -85,6 +85,8 @@ def parse_event_id(event: str) -> tuple[str, int, int] | None:
     """``(intent_id, version, index)`` of an id :func:`event_id` made, else ``None``."""
     head, _, rest = event.rpartition("_")
     head, _, version = head.rpartition("_")
+    if not (version + rest).isascii():  # str.isdigit passes a superscript, which int() refuses
+        return None
     if not head.startswith("evt_") or not version.isdigit() or not rest.isdigit():
         return None
     parsed = head[4:], int(version), int(rest)

@@ -30,7 +30,14 @@ MAX_FIELDS = 1000
 
 _KEY = re.compile(r"([^\[\]]+)((?:\[[^\[\]]*\])*)")
 _SEGMENT = re.compile(r"\[([^\[\]]*)\]")
-_INTEGER = re.compile(r"[+-]?\d{1,19}")
+# ASCII digits only: \d (and str.isdigit) also take other scripts' digits, which int() then
+# reads (Arabic-Indic five thousand is 5000) or fails on (a superscript two).
+_INTEGER = re.compile(r"[+-]?[0-9]{1,19}")
+
+
+def _is_position(key: str) -> bool:
+    """Whether a form key is a list position (``payment_method_types[0]``): ASCII digits."""
+    return key.isascii() and key.isdigit() and len(key) < 6
 
 
 def body_error(message: str) -> InvalidRequestError:
@@ -156,7 +163,7 @@ def coerce(value: Any, spec: Spec) -> Any:
             return value == "true"
         return value
     if isinstance(spec, ListOf):
-        if isinstance(value, dict) and all(k.isdigit() and len(k) < 6 for k in value):
+        if isinstance(value, dict) and all(_is_position(k) for k in value):
             ordered = sorted(value.items(), key=lambda item: int(item[0]))
             return [coerce(item, spec.item) for _, item in ordered]
         return value

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from payment_intent.cli import main
+from tests.wire.conftest import SEED_KEY, connected, raw_request, read_response
 
 BIN = Path(sys.executable).parent
 SCRIPT = BIN / "payment-intent"
@@ -253,3 +254,51 @@ def test_serve_refuses_an_idle_timeout_out_of_range(timeout: str) -> None:
     )
     assert status == 1
     assert "idle_timeout" in json.loads(out.getvalue())["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "setting"),
+    [
+        ("--request-timeout", "0", "request_timeout"),
+        ("--request-timeout", "nan", "request_timeout"),
+        ("--request-timeout", "inf", "request_timeout"),
+        ("--max-connections", "0", "max_connections"),
+        ("--max-connections", "-3", "max_connections"),
+    ],
+)
+def test_serve_refuses_a_request_timeout_or_connection_cap_out_of_range(
+    flag: str, value: str, setting: str
+) -> None:
+    out = io.StringIO()
+    args = ["serve", "--api-key", SEED_KEY, "--port", "0", "--db", "memory://", flag, value]
+    assert main(args, out) == 1
+    assert setting in json.loads(out.getvalue())["error"]["message"]
+
+
+def test_serve_caps_connections_and_times_requests_as_its_flags_say(tmp_path: Path) -> None:
+    port = _free_port()
+    command = ["serve", "--port", str(port), "--db", "memory://", "--api-key", SEED_KEY]
+    flags = ["--max-connections", "1", "--request-timeout", "0.5"]
+    server = subprocess.Popen([*_cli(tmp_path), *command, *flags], cwd=tmp_path)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(100):  # wait for the server to listen, at most ten seconds
+            try:
+                held = socket.create_connection(("127.0.0.1", port), timeout=10)
+                break
+            except ConnectionRefusedError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("the server did not start")
+        with held:
+            reader = held.makefile("rb")
+            held.sendall(raw_request("GET", "/v1/payment_intents"))
+            assert read_response(reader)[0] == 200
+            with connected(url) as second:  # one connection is the cap
+                second.sendall(raw_request("GET", "/v1/payment_intents"))
+                assert read_response(second.makefile("rb"))[0] == 503
+            held.sendall(b"GET /v1/payment_intents HTTP/1.1\r\n")  # and never the rest
+            assert read_response(reader)[0] == 408
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
