@@ -1,4 +1,4 @@
-"""The typed errors of SPEC section 4 (defined with the domain, importable from here)."""
+"""The typed errors (defined with the domain, importable from here)."""
 
 from payment_intent.domain.errors import (
     AuthenticationError,

@@ -1,4 +1,4 @@
-"""The error hierarchy of SPEC section 4: every refusal is a typed exception with its body."""
+"""The error hierarchy: every refusal is a typed exception carrying its error body."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """What a command emits: the next version of an intent and its events, each with the attributes
-the change touched (SPEC section 8).
+the change touched.
 
 The difference between two versions is computed here, once, when the event is made; the dialects
 translate these canonical ``previous_attributes`` into their own names instead of comparing

@@ -65,7 +65,7 @@ class Transition:
     dest: Status | None
 
 
-#: The lifecycle as data (SPEC section 2).
+#: The lifecycle as data: every move of every operation.
 TRANSITIONS: tuple[Transition, ...] = (
     Transition(UPDATE, "attach_payment_method", ATTEMPTABLE, REQUIRES_CONFIRMATION),
     Transition(UPDATE, "amend", ATTEMPTABLE, None),

@@ -1,6 +1,6 @@
 """The PaymentIntent aggregate and the values it holds, as validated, immutable pydantic models.
 
-The aggregate carries every field of both seed documents under one canonical name (the dialects
+The aggregate carries every field of both providers' PaymentIntent under one canonical name (the dialects
 rename on the wire). Instances are frozen: a command produces a new version with
 :meth:`PaymentIntent.evolve`, pydantic's ``model_copy``: the domain has checked every value it sets.
 """
@@ -213,7 +213,7 @@ PUBLIC_FIELDS: frozenset[str] = frozenset(ClientPaymentIntent.model_fields)
 
 
 class Event(BaseModel):
-    """A domain event, committed with the state change it reports (SPEC section 8).
+    """A domain event, committed with the state change it reports.
 
     ``sequence`` is the commit-order position the store gives it; the feed's cursor is the event id.
     """

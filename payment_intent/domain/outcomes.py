@@ -1,4 +1,4 @@
-"""What a payment processor can answer about an attempt (SPEC section 7), as plain values.
+"""What a payment processor can answer about an attempt, as plain values.
 
 The processor port returns these; the domain turns them into transitions. Nothing here decides.
 """

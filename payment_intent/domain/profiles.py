@@ -1,4 +1,4 @@
-"""The provider profiles of SPEC section 9: the rules on which CasaPay and PayRex differ.
+"""The provider profiles: the rules on which CasaPay and PayRex differ.
 
 Only rules live here; how each provider spells things on the wire belongs to ``dialects``.
 """

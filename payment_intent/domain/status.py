@@ -1,4 +1,4 @@
-"""The canonical vocabularies of a PaymentIntent (SPEC section 1): statuses and the small enums."""
+"""The canonical vocabularies of a PaymentIntent: statuses and the small enums."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ class CancellationReason(StrEnum):
 
 
 class EventType(StrEnum):
-    """Domain events of SPEC section 8, by their canonical names."""
+    """The events a PaymentIntent emits, by their canonical names."""
 
     CREATED = "payment_intent.created"
     REQUIRES_ACTION = "payment_intent.requires_action"

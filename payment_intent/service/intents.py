@@ -1,4 +1,4 @@
-"""The PaymentIntent service: one method per operation of SPEC section 3.
+"""The PaymentIntent service: one method per operation.
 
 Each method validates its parameters into the operation's model and hands the command to the
 :class:`~payment_intent.service.loop.CommandLoop`. Reads show every intent as of the clock's time
