@@ -1,7 +1,7 @@
 """The PaymentIntent aggregate and the values it holds, as validated, immutable pydantic models.
 
-The aggregate carries every field of both providers' PaymentIntent under one canonical name (the dialects
-rename on the wire). Instances are frozen: a command produces a new version with
+The aggregate carries every field of both providers' PaymentIntent under one canonical name (the
+dialects rename on the wire). Instances are frozen: a command produces a new version with
 :meth:`PaymentIntent.evolve`, pydantic's ``model_copy``: the domain has checked every value it sets.
 """
 
