@@ -8,10 +8,18 @@
   :func:`invalid_intent_ids`;
 - payment methods by outcome: :func:`payment_method_ids`, :func:`declined_payment_method_ids`;
 - whole checkouts as replayable steps: :func:`checkout_sequences`.
+
+Every string is ``st.text`` over an explicit alphabet; none comes from ``st.from_regex``,
+``st.characters(codec=...)`` or ``st.text()``'s default alphabet. Those need the set of characters
+the codec can encode, which Hypothesis works out on their first draw in a fresh directory (as on
+every CI runner) by encoding all 1.1 million code points: one to three seconds, enough to fail its
+own "input generation is slow" health check. An explicit alphabet needs only the table of Unicode
+categories, built once in about a tenth of that.
 """
 
 from __future__ import annotations
 
+import string
 from typing import Any, NamedTuple
 
 from hypothesis import strategies as st
@@ -32,6 +40,24 @@ from payment_intent.testing.sequences import Step
 
 #: Outcome families of the simulated processor's test payment methods.
 OUTCOMES = ("approved", "authentication_required", "declined", "asynchronous")
+
+# -- strings, fast from the first draw ---------------------------------------------------------
+
+_ALPHANUMERIC = string.ascii_letters + string.digits
+#: Any character UTF-8 can encode: what ``st.characters(codec="utf-8")`` draws, without the codec,
+#: whose table Hypothesis builds on first use by encoding every one of the 1.1 million code points.
+_ANY_CHARACTER = st.characters(exclude_categories=["Cs"])
+
+
+def _prefixed_ids(prefix: str, min_size: int, max_size: int) -> st.SearchStrategy[str]:
+    """Ids shaped like the providers': ``cus_`` then letters and digits."""
+    tails = st.text(_ALPHANUMERIC, min_size=min_size, max_size=max_size)
+    return tails.map(lambda tail: prefix + tail)
+
+
+def _text(min_size: int = 0, max_size: int | None = None) -> st.SearchStrategy[str]:
+    """Any text UTF-8 can encode."""
+    return st.text(_ANY_CHARACTER, min_size=min_size, max_size=max_size)
 
 
 def _family(pm_id: str) -> str:
@@ -74,19 +100,15 @@ def amounts(profile: str | Profile, currency: str) -> st.SearchStrategy[int]:
     return st.one_of(st.just(low), st.just(high), st.integers(low, high))
 
 
+#: Metadata keys: 1 to 40 characters, any but ``[`` and ``]``.
 metadata_keys = st.text(
-    st.characters(codec="utf-8", exclude_characters="[]", exclude_categories=["Cs"]),
-    min_size=1,
-    max_size=40,
+    st.characters(exclude_categories=["Cs"], exclude_characters="[]"), min_size=1, max_size=40
 )
 
 
 def metadata(max_keys: int = 50) -> st.SearchStrategy[dict[str, str]]:
     """Metadata within the limits: up to 50 keys of at most 40 characters, values up to 500."""
-    values = st.text(
-        st.characters(codec="utf-8", exclude_categories=["Cs"]), min_size=1, max_size=500
-    )
-    return st.dictionaries(metadata_keys, values, max_size=max_keys)
+    return st.dictionaries(metadata_keys, _text(min_size=1, max_size=500), max_size=max_keys)
 
 
 @st.composite
@@ -101,11 +123,11 @@ def create_params(draw: st.DrawFn, profile: str | Profile = "casapay") -> dict[s
     if draw(st.booleans()):
         params["payment_method_types"] = types
     if draw(st.booleans()):
-        params["customer"] = draw(st.from_regex(r"cus_[A-Za-z0-9]{1,24}", fullmatch=True))
+        params["customer"] = draw(_prefixed_ids("cus_", 1, 24))
     if draw(st.booleans()):
         params["metadata"] = draw(metadata(max_keys=5))
     if draw(st.booleans()):
-        params["description"] = draw(st.text(max_size=50))
+        params["description"] = draw(_text(max_size=50))
     manual = draw(st.booleans())
     if rules.manual_capture_cards_only:
         if manual:
@@ -175,16 +197,20 @@ unknown_parameter_names = st.one_of(
     st.sampled_from(
         ["application_fee_amount", "setup_future_usage", "shipping", "receipt_email", "mandate"]
     ),
-    st.from_regex(r"[a-z][a-z0-9_]{1,20}", fullmatch=True),
+    st.builds(
+        str.__add__,
+        st.sampled_from(string.ascii_lowercase),
+        st.text(string.ascii_lowercase + string.digits + "_", min_size=1, max_size=20),
+    ),
 ).filter(lambda name: name not in _KNOWN_NAMES)
 
 _NOT_INTEGERS = st.one_of(
-    st.text(st.characters(codec="ascii", categories=["Nd"]), min_size=1, max_size=6),
+    st.text(string.digits, min_size=1, max_size=6),
     st.floats(allow_nan=False, allow_infinity=False),
     st.booleans(),
     st.lists(st.integers(), max_size=1),
 )
-_NOT_STRINGS = st.one_of(st.integers(), st.booleans(), st.lists(st.text(max_size=3), max_size=1))
+_NOT_STRINGS = st.one_of(st.integers(), st.booleans(), st.lists(_text(max_size=3), max_size=1))
 
 
 def _invalid(params: dict[str, Any], code: str, param: str) -> InvalidParams:
@@ -201,7 +227,7 @@ def _unknown_parameter() -> st.SearchStrategy[InvalidParams]:
     return st.builds(
         lambda name, value: _invalid({name: value}, "parameter_unknown", name),
         unknown_parameter_names,
-        st.one_of(st.integers(), st.text(max_size=5), st.booleans()),
+        st.one_of(st.integers(), _text(max_size=5), st.booleans()),
     )
 
 
@@ -230,7 +256,7 @@ def _amount_under_minimum(draw: st.DrawFn, rules: Profile) -> InvalidParams:
 
 def _unknown_currency(rules: Profile) -> st.SearchStrategy[InvalidParams]:
     wrong: list[st.SearchStrategy[Any]] = [
-        st.from_regex(r"[a-z]{3}", fullmatch=True).filter(
+        st.text(string.ascii_lowercase, min_size=3, max_size=3).filter(
             lambda c: c not in currencies.MINOR_UNITS
         ),
         st.sampled_from(["", "eu", "euro", "us dollar", "dem", "xyz"]),
@@ -245,10 +271,10 @@ def _unknown_currency(rules: Profile) -> st.SearchStrategy[InvalidParams]:
 
 def _bad_metadata() -> st.SearchStrategy[InvalidParams]:
     too_many = st.integers(51, 60).map(lambda n: {f"k{i}": "v" for i in range(n)})
-    long_key = st.text(st.characters(codec="ascii", categories=["L"]), min_size=41, max_size=60)
+    long_key = st.text(string.ascii_letters, min_size=41, max_size=60)
     bracketed = st.tuples(metadata_keys, st.sampled_from("[]")).map(lambda kb: kb[0][:39] + kb[1])
     bad_key = st.one_of(long_key, bracketed, st.just(""))
-    long_value = st.text(st.characters(codec="ascii", categories=["L"]), min_size=501, max_size=600)
+    long_value = st.text(string.ascii_letters, min_size=501, max_size=600)
 
     def whole(value: Any) -> InvalidParams:
         return _invalid({"metadata": value}, "parameter_invalid", "metadata")
@@ -262,19 +288,21 @@ def _bad_metadata() -> st.SearchStrategy[InvalidParams]:
         bad_key.map(lambda key: whole({key: "v"})),
         long_value.map(lambda value: whole({"order": value})),
         st.sampled_from(["order=1", ["order"], 7]).map(whole),
-        st.tuples(st.from_regex(r"[a-z]{1,10}", fullmatch=True), _NOT_STRINGS).map(not_a_string),
+        st.tuples(st.text(string.ascii_lowercase, min_size=1, max_size=10), _NOT_STRINGS).map(
+            not_a_string
+        ),
     )
 
 
 def _bad_statement_descriptor(rules: Profile) -> st.SearchStrategy[InvalidParams]:
-    letters = st.characters(codec="ascii", categories=["Lu"])
+    letters = string.ascii_uppercase
     too_long = st.text(letters, min_size=23, max_size=40)
     wrong: list[st.SearchStrategy[Any]] = [too_long, _NOT_STRINGS]
     if rules.statement_descriptor_strict:
         wrong += [
             st.text(letters, max_size=rules.statement_descriptor_min - 1),
             st.sampled_from("<>\\'\"*").map(lambda c: f"ACME{c}SHOP"),
-            st.from_regex(r"[0-9 ]{5,22}", fullmatch=True),  # no letter
+            st.text(string.digits + " ", min_size=5, max_size=22),  # no letter
             st.sampled_from(["東京タワー商店", "ΑΘΗΝΑ ΚΑΦΕ", "Москва маркет"]),  # not Latin
         ]
     return st.one_of(wrong).map(
@@ -299,7 +327,7 @@ def _bad_methods() -> st.SearchStrategy[InvalidParams]:
         sorted(pm for pm, known in TEST_METHODS.items() if known.method.type in other_types)
     )
     return st.one_of(
-        st.from_regex(r"pm_[A-Za-z0-9]{1,20}", fullmatch=True)
+        _prefixed_ids("pm_", 1, 20)
         .filter(lambda pm: pm not in TEST_METHODS)
         .map(lambda pm: _invalid({"payment_method": pm}, "resource_missing", "payment_method")),
         refused.map(
@@ -355,6 +383,9 @@ def _bad_method_options() -> st.SearchStrategy[InvalidParams]:
     )
 
 
+_long_text = st.text(_ALPHANUMERIC, min_size=1001, max_size=1100)  # over 1000 characters
+
+
 def _common_intent_defects(rules: Profile) -> list[st.SearchStrategy[InvalidParams]]:
     """Defects shared by create and update: amounts, currency, metadata, descriptor, names."""
     return [
@@ -363,7 +394,7 @@ def _common_intent_defects(rules: Profile) -> list[st.SearchStrategy[InvalidPara
         _unknown_currency(rules),
         _bad_metadata(),
         _bad_statement_descriptor(rules),
-        _bad_value("description", st.one_of(st.text(min_size=1001, max_size=1100), _NOT_STRINGS)),
+        _bad_value("description", st.one_of(_long_text, _NOT_STRINGS)),
         _bad_value("capture_method", st.sampled_from(["later", "Manual", "", 1])),
         _bad_method_types(rules),
         _bad_method_options(),
@@ -377,7 +408,7 @@ def invalid_intent_ids() -> st.SearchStrategy[InvalidParams]:
     """Ids no operation on an intent accepts, as ``params={"intent_id": ...}``: ids of no stored
     intent (``resource_missing``) and malformed ones; the error names the parameter ``intent``."""
     return st.one_of(
-        st.from_regex(r"pi_[A-Za-z0-9]{24}", fullmatch=True).map(
+        _prefixed_ids("pi_", 24, 24).map(
             lambda i: _invalid({"intent_id": i}, "resource_missing", "intent")
         ),
         st.one_of(st.sampled_from(["", "p" * 256]), _NOT_STRINGS).map(
