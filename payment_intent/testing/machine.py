@@ -31,6 +31,7 @@ from payment_intent.domain.errors import (
     PaymentIntentError,
 )
 from payment_intent.domain.model import Event, PaymentIntent
+from payment_intent.domain.profiles import get_profile
 from payment_intent.domain.status import Status
 from payment_intent.service import PaymentIntents
 from payment_intent.testing.invariants import History, InvariantViolation, assert_invariants
@@ -124,6 +125,12 @@ class PaymentIntentMachine(RuleBasedStateMachine):
                 f"an error about a request names its parameter: {result!r}"
             )
 
+    def any_payment_method(self) -> st.SearchStrategy[str]:
+        """Every test method of the profile, those the intent refuses included: refusals are
+        behaviour to check too."""
+        types = get_profile(self.profile).payment_method_types
+        return payment_method_ids(self.profile, types=types)
+
     def _key(self, data: st.DataObject) -> str | None:
         if not data.draw(st.booleans(), label="with idempotency key"):
             return None
@@ -147,7 +154,7 @@ class PaymentIntentMachine(RuleBasedStateMachine):
     def create(self, data: st.DataObject) -> Any:
         params = data.draw(create_params(self.profile), label="params")
         if data.draw(st.booleans(), label="with payment method"):
-            params["payment_method"] = data.draw(payment_method_ids(self.profile), label="pm")
+            params["payment_method"] = data.draw(self.any_payment_method(), label="pm")
             params["confirm"] = data.draw(st.booleans(), label="confirm")
             if params["confirm"] and data.draw(st.booleans(), label="return_url"):
                 params["return_url"] = "https://shop.example/return"
@@ -181,13 +188,15 @@ class PaymentIntentMachine(RuleBasedStateMachine):
     @rule(target=intents, data=st.data())
     def start_bank_payment(self, data: st.DataObject) -> Any:
         """An asynchronous method, confirmed at once: the road to processing and settlement."""
-        method = data.draw(payment_method_ids(self.profile, "asynchronous"), label="pm")
+        types = ["open_banking", "direct_debit", "card"]
+        bank = payment_method_ids(self.profile, "asynchronous", types=types)
+        method = data.draw(bank, label="pm")
         return self._created(
             self.call(
                 "create",
                 amount=get_min_amount(self.profile),
                 currency=self.currency,
-                payment_method_types=["open_banking", "direct_debit", "card"],
+                payment_method_types=types,
                 payment_method=method,
                 confirm=True,
                 idempotency_key=self._key(data),
@@ -206,7 +215,7 @@ class PaymentIntentMachine(RuleBasedStateMachine):
     @rule(intent=intents, data=st.data())
     def confirm(self, intent: str, data: st.DataObject) -> None:
         method = data.draw(
-            st.one_of(st.none(), payment_method_ids(self.profile), st.just("pm_unknown")),
+            st.one_of(st.none(), self.any_payment_method(), st.just("pm_unknown")),
             label="payment_method",
         )
         self.call(
@@ -258,7 +267,7 @@ class PaymentIntentMachine(RuleBasedStateMachine):
         elif change == "description":
             kwargs["description"] = data.draw(st.sampled_from(["", "Rent", "Rent + parking"]))
         elif change == "payment_method":
-            kwargs["payment_method"] = data.draw(payment_method_ids(self.profile))
+            kwargs["payment_method"] = data.draw(self.any_payment_method())
         else:
             stored = self.service.store.load(intent)
             assert stored is not None

@@ -20,6 +20,7 @@ categories, built once in about a tenth of that.
 from __future__ import annotations
 
 import string
+from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 from hypothesis import strategies as st
@@ -72,19 +73,44 @@ def _family(pm_id: str) -> str:
     return "declined"
 
 
+#: The payment method types of an intent created without ``payment_method_types`` (both profiles).
+_DEFAULT_TYPES = ("card",)
+
+
+def _accepted_methods(profile: str | Profile, types: Iterable[str] | None) -> list[str]:
+    """Test payment methods an intent of these ``types`` (default: ``["card"]``) accepts."""
+    types = _DEFAULT_TYPES if types is None else tuple(types)
+    offered = get_profile(profile).payment_method_types
+    if not types or not set(types) <= offered:
+        raise ValueError(
+            f"payment_method_types {list(types)} are not among this profile's {sorted(offered)}"
+        )
+    return sorted(pm for pm, known in TEST_METHODS.items() if known.method.type in types)
+
+
 def payment_method_ids(
-    profile: str | Profile = "casapay", outcome: str | None = None
+    profile: str | Profile = "casapay",
+    outcome: str | None = None,
+    *,
+    types: Iterable[str] | None = None,
 ) -> st.SearchStrategy[str]:
-    """Ids of test payment methods the profile accepts, optionally only those with one outcome
-    (``approved``, ``authentication_required``, ``declined``, ``asynchronous``)."""
-    accepted = get_profile(profile).payment_method_types
-    ids = sorted(
-        pm_id
-        for pm_id, known in TEST_METHODS.items()
-        if known.method.type in accepted and (outcome is None or _family(pm_id) == outcome)
-    )
+    """Ids of test payment methods an intent accepts, optionally only those with one outcome
+    (``approved``, ``authentication_required``, ``declined``, ``asynchronous``).
+
+    ``types`` are the intent's ``payment_method_types``; by default ``["card"]``, what an intent
+    created without them accepts. Pass ``intent.payment_method_types``, or the types you create
+    intents with, to draw bank transfers or wallets too.
+    """
+    if outcome is not None and outcome not in OUTCOMES:
+        raise ValueError(f"unknown outcome {outcome!r}; expected one of {list(OUTCOMES)}")
+    ids = [
+        pm for pm in _accepted_methods(profile, types) if outcome is None or _family(pm) == outcome
+    ]
     if not ids:
-        raise ValueError(f"no test payment method of outcome {outcome!r} in this profile")
+        raise ValueError(
+            f"no test payment method of outcome {outcome!r} for payment_method_types "
+            f"{list(types or _DEFAULT_TYPES)}; pass types=[...] that include one"
+        )
     return st.sampled_from(ids)
 
 
@@ -144,22 +170,26 @@ def declined_payment_method_ids(
     profile: str | Profile = "casapay",
     code: str | None = None,
     decline_code: str | None = None,
+    *,
+    types: Iterable[str] | None = None,
 ) -> st.SearchStrategy[str]:
     """Test payment methods that are declined at confirm, optionally with one ``code``
     (``card_declined``, ``expired_card``) or ``decline_code`` (``insufficient_funds``, ...).
 
-    ``payment_method_ids(profile, "declined")`` gives the same methods without the filter.
+    ``payment_method_ids(profile, "declined")`` gives the same methods without the filter;
+    ``types`` is the intent's ``payment_method_types``, as there.
     """
-    accepted = get_profile(profile).payment_method_types
-    ids = sorted(
-        pm_id
-        for pm_id, known in TEST_METHODS.items()
-        if known.method.type in accepted
-        and not known.redirect
-        and isinstance(known.outcome, Declined)
-        and (code is None or known.outcome.code == code)
-        and (decline_code is None or known.outcome.decline_code == decline_code)
-    )
+
+    def declined_so(pm_id: str) -> bool:
+        outcome = TEST_METHODS[pm_id].outcome
+        return (
+            not TEST_METHODS[pm_id].redirect
+            and isinstance(outcome, Declined)
+            and (code is None or outcome.code == code)
+            and (decline_code is None or outcome.decline_code == decline_code)
+        )
+
+    ids = [pm_id for pm_id in _accepted_methods(profile, types) if declined_so(pm_id)]
     if not ids:
         raise ValueError(f"no test payment method is declined with {code=} {decline_code=}")
     return st.sampled_from(ids)
@@ -607,7 +637,7 @@ class _Checkout:
         self.authenticated: str | None = None
 
     def methods(self) -> list[str]:
-        usable = sorted(pm for pm, t in TEST_METHODS.items() if t.method.type in self.types)
+        usable = _accepted_methods(self.rules, self.types)
         if self.manual and not self.rules.manual_capture_cards_only:
             # CasaPay holds cards only (checkout_sequences makes sure cards are allowed).
             return [pm for pm in usable if TEST_METHODS[pm].method.type == "card"]
