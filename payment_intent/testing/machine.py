@@ -2,13 +2,15 @@
 
 Run it as is (``TestCheckout = PaymentIntentMachine.TestCase``), point it at your own store,
 processor or profile by overriding :meth:`make_service` or :attr:`profile`, or subclass it to add
-the rules of your own checkout. After every step it checks SPEC section 5 on every intent.
+the rules of your own checkout (and keep only the kit rules it meets, with :attr:`kit_rules`).
+After every step it checks the lifecycle's invariants on every intent.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Set
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -47,6 +49,16 @@ CLOCK_STEPS = st.one_of(
 )
 REASONS = st.sampled_from([None, "duplicate", "fraudulent", "requested_by_customer", "abandoned"])
 
+Rule = TypeVar("Rule", bound=Callable[..., Any])
+_kit_rule_names: list[str] = []
+
+
+def _kit_rule(function: Rule) -> Rule:
+    """One of the kit's rules: it runs only while the machine's ``kit_rules`` names it."""
+    name = function.__name__
+    _kit_rule_names.append(name)
+    return precondition(lambda self: name in self.kit_rules)(function)
+
 
 @dataclass(frozen=True)
 class Call:
@@ -68,6 +80,25 @@ class PaymentIntentMachine(RuleBasedStateMachine):
     start_time: int = 1_706_140_800
 
     intents = Bundle("intents")
+
+    #: The kit's rules this machine runs: every one of them unless a subclass keeps fewer.
+    #: Hypothesis draws each step's rule among those that can run, so a subclass whose own rules
+    #: matter more gives them more of the steps by keeping only the kit rules its checkout meets:
+    #: ``kit_rules = {"confirm", "complete_action", "cancel"}``. (Set after the rules, below.)
+    kit_rules: Set[str]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        kept: Set[str] | str = cls.kit_rules
+        if isinstance(kept, str):
+            raise TypeError(f"{cls.__name__}.kit_rules is a set of rule names, not {kept!r}")
+        unknown = set(kept) - set(_kit_rule_names)
+        if unknown:
+            raise TypeError(
+                f"{cls.__name__}.kit_rules names no rule of the kit: {sorted(unknown)}; "
+                f"the kit's rules are {sorted(_kit_rule_names)}"
+            )
+        cls.kit_rules = frozenset(kept)
 
     def __init__(self) -> None:
         super().__init__()
@@ -150,6 +181,7 @@ class PaymentIntentMachine(RuleBasedStateMachine):
     def currency(self) -> str:
         return "php" if self.profile == "payrex" else "eur"
 
+    @_kit_rule
     @rule(target=intents, data=st.data())
     def create(self, data: st.DataObject) -> Any:
         params = data.draw(create_params(self.profile), label="params")
@@ -162,6 +194,7 @@ class PaymentIntentMachine(RuleBasedStateMachine):
             params["confirmation_method"] = "manual"
         return self._created(self.call("create", idempotency_key=self._key(data), **params))
 
+    @_kit_rule
     @rule(target=intents, data=st.data())
     def authorize_hold(self, data: st.DataObject) -> Any:
         """A manual-capture card checkout, confirmed at once: the road to capture and expiry."""
@@ -184,6 +217,7 @@ class PaymentIntentMachine(RuleBasedStateMachine):
             )
         )
 
+    @_kit_rule
     @precondition(lambda self: self.profile == "casapay")
     @rule(target=intents, data=st.data())
     def start_bank_payment(self, data: st.DataObject) -> Any:
@@ -212,6 +246,7 @@ class PaymentIntentMachine(RuleBasedStateMachine):
         self.known.append(created.id)
         return created.id
 
+    @_kit_rule
     @rule(intent=intents, data=st.data())
     def confirm(self, intent: str, data: st.DataObject) -> None:
         method = data.draw(
@@ -226,14 +261,17 @@ class PaymentIntentMachine(RuleBasedStateMachine):
             idempotency_key=self._key(data),
         )
 
+    @_kit_rule
     @rule(intent=intents, succeed=st.booleans())
     def complete_action(self, intent: str, succeed: bool) -> None:
         self.call("complete_action", intent, succeed=succeed)
 
+    @_kit_rule
     @rule(intent=intents, succeed=st.booleans())
     def settle(self, intent: str, succeed: bool) -> None:
         self.call("settle", intent, succeed=succeed)
 
+    @_kit_rule
     @rule(intent=intents, data=st.data())
     def capture(self, intent: str, data: st.DataObject) -> None:
         stored = self.service.store.load(intent)
@@ -248,10 +286,12 @@ class PaymentIntentMachine(RuleBasedStateMachine):
         )
         self.call("capture", intent, amount_to_capture=amount, idempotency_key=self._key(data))
 
+    @_kit_rule
     @rule(intent=intents, reason=REASONS, data=st.data())
     def cancel(self, intent: str, reason: str | None, data: st.DataObject) -> None:
         self.call("cancel", intent, cancellation_reason=reason, idempotency_key=self._key(data))
 
+    @_kit_rule
     @rule(intent=intents, data=st.data())
     def update(self, intent: str, data: st.DataObject) -> None:
         change = data.draw(
@@ -274,20 +314,24 @@ class PaymentIntentMachine(RuleBasedStateMachine):
             kwargs["amount"] = data.draw(amounts(self.profile, stored.currency), label="amount")
         self.call("update", intent, idempotency_key=self._key(data), **kwargs)
 
+    @_kit_rule
     @rule(seconds=CLOCK_STEPS)
     def advance_clock(self, seconds: int) -> None:
         self.clock.advance(seconds)
 
+    @_kit_rule
     @rule()
     def expire_authorizations(self) -> None:
         for intent in self.service.expire_authorizations():
             assert intent.status is Status.CANCELED
             assert intent.cancellation_reason == "automatic"
 
+    @_kit_rule
     @rule(intent=intents)
     def retrieve(self, intent: str) -> None:
         self.call("retrieve", intent)
 
+    @_kit_rule
     @rule(data=st.data())
     def list_page(self, data: st.DataObject) -> None:
         status = data.draw(st.sampled_from([None, *Status]), label="status")
@@ -301,6 +345,7 @@ class PaymentIntentMachine(RuleBasedStateMachine):
             if status is not None:
                 assert intent.status is status
 
+    @_kit_rule
     @precondition(lambda self: bool(self.replayable()))
     @rule(data=st.data())
     def replay_idempotent(self, data: st.DataObject) -> None:
@@ -319,6 +364,7 @@ class PaymentIntentMachine(RuleBasedStateMachine):
             assert again.code == first.result.code
         assert self._stored_versions() == before, "an idempotent retry acted again"
 
+    @_kit_rule
     @precondition(lambda self: bool(self.replayable()))
     @rule(data=st.data())
     def reuse_key_with_other_params(self, data: st.DataObject) -> None:
@@ -403,6 +449,9 @@ class PaymentIntentMachine(RuleBasedStateMachine):
 
     def check_state(self, stored: dict[str, PaymentIntent]) -> None:
         """Called after every step with every stored intent; extend with your own checks."""
+
+
+PaymentIntentMachine.kit_rules = frozenset(_kit_rule_names)
 
 
 def get_min_amount(profile: str) -> int:
