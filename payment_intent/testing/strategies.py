@@ -9,17 +9,18 @@
 - payment methods by outcome: :func:`payment_method_ids`, :func:`declined_payment_method_ids`;
 - whole checkouts as replayable steps: :func:`checkout_sequences`.
 
-Every string is ``st.text`` over an explicit alphabet; none comes from ``st.from_regex``,
-``st.characters(codec=...)`` or ``st.text()``'s default alphabet. Those need the set of characters
-the codec can encode, which Hypothesis works out on their first draw in a fresh directory (as on
-every CI runner) by encoding all 1.1 million code points: one to three seconds, enough to fail its
-own "input generation is slow" health check. An explicit alphabet needs only the table of Unicode
-categories, built once in about a tenth of that.
+Strings are drawn as bytes and read through the kit's own alphabets, never with ``st.text``,
+``st.characters`` or ``st.from_regex``: on their first draw in a directory without ``.hypothesis/``
+(every CI runner), those make Hypothesis build its tables of Unicode characters, which takes from a
+few tenths of a second (an explicit alphabet, idle machine) to three seconds (a codec or a regular
+expression), enough to fail Hypothesis' own "input generation is slow" health check. Bytes are one
+choice to Hypothesis, as ``st.text``'s strings are: they shrink as well and cost nothing to set up.
 """
 
 from __future__ import annotations
 
 import string
+import sys
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
@@ -45,20 +46,57 @@ OUTCOMES = ("approved", "authentication_required", "declined", "asynchronous")
 # -- strings, fast from the first draw ---------------------------------------------------------
 
 _ALPHANUMERIC = string.ascii_letters + string.digits
-#: Any character UTF-8 can encode: what ``st.characters(codec="utf-8")`` draws, without the codec,
-#: whose table Hypothesis builds on first use by encoding every one of the 1.1 million code points.
-_ANY_CHARACTER = st.characters(exclude_categories=["Cs"])
+#: Readable characters, ``a`` first: failing examples shrink to ``a``, ``aa``...
+_READABLE = string.ascii_letters + string.digits + " " + string.punctuation
+_SURROGATES = (0xD800, 0xDFFF)  # not characters: UTF-8 cannot encode a str holding one
+
+
+def _strings(
+    alphabet: str, min_size: int = 0, max_size: int | None = None
+) -> st.SearchStrategy[str]:
+    """Strings of ``alphabet`` (ASCII), one drawn byte a character."""
+    table = bytes(ord(alphabet[byte % len(alphabet)]) for byte in range(256))
+    raw = st.binary(min_size=min_size, max_size=max_size)
+    return raw.map(lambda drawn: drawn.translate(table).decode("ascii"))
+
+
+def _text(
+    min_size: int = 0, max_size: int | None = None, exclude: str = ""
+) -> st.SearchStrategy[str]:
+    """Text UTF-8 can encode, but the characters of ``exclude``, three drawn bytes a character:
+    half of them readable ASCII, a quarter from the Basic Multilingual Plane (the scripts in
+    everyday use), a quarter from anywhere in Unicode."""
+    readable = [c for c in _READABLE if c not in exclude]
+    holes = sorted({(ord(c), ord(c)) for c in exclude} | {_SURROGATES})
+
+    def allowed_below(limit: int) -> int:
+        return limit - sum(min(high, limit - 1) - low + 1 for low, high in holes if low < limit)
+
+    in_plane_0, anywhere = allowed_below(0x10000), allowed_below(sys.maxunicode + 1)
+
+    def nth_allowed(n: int) -> str:
+        for low, high in holes:  # in ascending order: step over each hole at or below n
+            if n >= low:
+                n += high - low + 1
+        return chr(n)
+
+    def character(n: int) -> str:  # n: three bytes, 0 to 0xFFFFFF
+        if n < 0x800000:
+            return readable[n % len(readable)]
+        return nth_allowed(n % (in_plane_0 if n < 0xC00000 else anywhere))
+
+    def decode(drawn: bytes) -> str:
+        return "".join(
+            character(int.from_bytes(drawn[i : i + 3])) for i in range(0, len(drawn) - 2, 3)
+        )
+
+    raw = st.binary(min_size=3 * min_size, max_size=None if max_size is None else 3 * max_size)
+    return raw.map(decode)
 
 
 def _prefixed_ids(prefix: str, min_size: int, max_size: int) -> st.SearchStrategy[str]:
     """Ids shaped like the providers': ``cus_`` then letters and digits."""
-    tails = st.text(_ALPHANUMERIC, min_size=min_size, max_size=max_size)
-    return tails.map(lambda tail: prefix + tail)
-
-
-def _text(min_size: int = 0, max_size: int | None = None) -> st.SearchStrategy[str]:
-    """Any text UTF-8 can encode."""
-    return st.text(_ANY_CHARACTER, min_size=min_size, max_size=max_size)
+    return _strings(_ALPHANUMERIC, min_size, max_size).map(lambda tail: prefix + tail)
 
 
 def _family(pm_id: str) -> str:
@@ -127,9 +165,7 @@ def amounts(profile: str | Profile, currency: str) -> st.SearchStrategy[int]:
 
 
 #: Metadata keys: 1 to 40 characters, any but ``[`` and ``]``.
-metadata_keys = st.text(
-    st.characters(exclude_categories=["Cs"], exclude_characters="[]"), min_size=1, max_size=40
-)
+metadata_keys = _text(min_size=1, max_size=40, exclude="[]")
 
 
 def metadata(max_keys: int = 50) -> st.SearchStrategy[dict[str, str]]:
@@ -230,12 +266,12 @@ unknown_parameter_names = st.one_of(
     st.builds(
         str.__add__,
         st.sampled_from(string.ascii_lowercase),
-        st.text(string.ascii_lowercase + string.digits + "_", min_size=1, max_size=20),
+        _strings(string.ascii_lowercase + string.digits + "_", min_size=1, max_size=20),
     ),
 ).filter(lambda name: name not in _KNOWN_NAMES)
 
 _NOT_INTEGERS = st.one_of(
-    st.text(string.digits, min_size=1, max_size=6),
+    _strings(string.digits, min_size=1, max_size=6),
     st.floats(allow_nan=False, allow_infinity=False),
     st.booleans(),
     st.lists(st.integers(), max_size=1),
@@ -286,7 +322,7 @@ def _amount_under_minimum(draw: st.DrawFn, rules: Profile) -> InvalidParams:
 
 def _unknown_currency(rules: Profile) -> st.SearchStrategy[InvalidParams]:
     wrong: list[st.SearchStrategy[Any]] = [
-        st.text(string.ascii_lowercase, min_size=3, max_size=3).filter(
+        _strings(string.ascii_lowercase, min_size=3, max_size=3).filter(
             lambda c: c not in currencies.MINOR_UNITS
         ),
         st.sampled_from(["", "eu", "euro", "us dollar", "dem", "xyz"]),
@@ -301,10 +337,10 @@ def _unknown_currency(rules: Profile) -> st.SearchStrategy[InvalidParams]:
 
 def _bad_metadata() -> st.SearchStrategy[InvalidParams]:
     too_many = st.integers(51, 60).map(lambda n: {f"k{i}": "v" for i in range(n)})
-    long_key = st.text(string.ascii_letters, min_size=41, max_size=60)
+    long_key = _strings(string.ascii_letters, min_size=41, max_size=60)
     bracketed = st.tuples(metadata_keys, st.sampled_from("[]")).map(lambda kb: kb[0][:39] + kb[1])
     bad_key = st.one_of(long_key, bracketed, st.just(""))
-    long_value = st.text(string.ascii_letters, min_size=501, max_size=600)
+    long_value = _strings(string.ascii_letters, min_size=501, max_size=600)
 
     def whole(value: Any) -> InvalidParams:
         return _invalid({"metadata": value}, "parameter_invalid", "metadata")
@@ -318,7 +354,7 @@ def _bad_metadata() -> st.SearchStrategy[InvalidParams]:
         bad_key.map(lambda key: whole({key: "v"})),
         long_value.map(lambda value: whole({"order": value})),
         st.sampled_from(["order=1", ["order"], 7]).map(whole),
-        st.tuples(st.text(string.ascii_lowercase, min_size=1, max_size=10), _NOT_STRINGS).map(
+        st.tuples(_strings(string.ascii_lowercase, min_size=1, max_size=10), _NOT_STRINGS).map(
             not_a_string
         ),
     )
@@ -326,13 +362,13 @@ def _bad_metadata() -> st.SearchStrategy[InvalidParams]:
 
 def _bad_statement_descriptor(rules: Profile) -> st.SearchStrategy[InvalidParams]:
     letters = string.ascii_uppercase
-    too_long = st.text(letters, min_size=23, max_size=40)
+    too_long = _strings(letters, min_size=23, max_size=40)
     wrong: list[st.SearchStrategy[Any]] = [too_long, _NOT_STRINGS]
     if rules.statement_descriptor_strict:
         wrong += [
-            st.text(letters, max_size=rules.statement_descriptor_min - 1),
+            _strings(letters, max_size=rules.statement_descriptor_min - 1),
             st.sampled_from("<>\\'\"*").map(lambda c: f"ACME{c}SHOP"),
-            st.text(string.digits + " ", min_size=5, max_size=22),  # no letter
+            _strings(string.digits + " ", min_size=5, max_size=22),  # no letter
             st.sampled_from(["東京タワー商店", "ΑΘΗΝΑ ΚΑΦΕ", "Москва маркет"]),  # not Latin
         ]
     return st.one_of(wrong).map(
@@ -413,7 +449,7 @@ def _bad_method_options() -> st.SearchStrategy[InvalidParams]:
     )
 
 
-_long_text = st.text(_ALPHANUMERIC, min_size=1001, max_size=1100)  # over 1000 characters
+_long_text = _strings(_ALPHANUMERIC, min_size=1001, max_size=1100)  # over 1000 characters
 
 
 def _common_intent_defects(rules: Profile) -> list[st.SearchStrategy[InvalidParams]]:
