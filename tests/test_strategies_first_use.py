@@ -6,12 +6,18 @@ process of its own, with Hypothesis' default settings. The test draws the strate
 rules and composite strategies do: not in the first, simplest example, which Hypothesis leaves out
 of its health checks, but in the examples after it, so that whatever the first draw costs counts
 against the health check's one-second budget for input generation.
+
+The process imports the kit from a ``site-packages`` directory, as a user who installed it does.
+On first use Hypothesis also reads the literals of the project's own modules (those outside
+``site-packages``), to try them as inputs; in this repository the kit is such a module, in a user's
+project it is not, and that reading is no cost of the kit's strategies.
 """
 
 from __future__ import annotations
 
 import inspect
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -51,6 +57,8 @@ from hypothesis import strategies as st
 
 from payment_intent.testing import strategies
 
+assert "/site-packages/" in strategies.__file__, strategies.__file__
+
 {setup}
 
 
@@ -63,11 +71,26 @@ def test_first_use(data):
 """
 
 
-def run_first_use(drawn: str, directory: Path, setup: str = "") -> subprocess.CompletedProcess[str]:
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A ``site-packages`` directory holding this checkout's ``payment_intent``."""
+    site_packages = tmp_path_factory.mktemp("installed") / "site-packages"
+    package = Path(strategies.__file__).resolve().parents[1]
+    shutil.copytree(package, site_packages / package.name, ignore=IGNORED)
+    return site_packages
+
+
+IGNORED = shutil.ignore_patterns("__pycache__")
+
+
+def run_first_use(
+    drawn: str, directory: Path, installed: Path, setup: str = ""
+) -> subprocess.CompletedProcess[str]:
     """Run pytest on a file that draws ``drawn`` (an expression), in ``directory``, alone."""
     source = FIRST_USE_TEST.format(drawn=drawn, setup=textwrap.dedent(setup).strip())
     (directory / "test_first_use.py").write_text(source)
     environment = {k: v for k, v in os.environ.items() if not k.startswith("HYPOTHESIS")}
+    environment["PYTHONPATH"] = str(installed)
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_first_use.py"],
         cwd=directory,
@@ -105,14 +128,14 @@ def test_every_public_strategy_is_checked_on_first_use() -> None:
 
 @pytest.mark.parametrize("drawn", drawn_expressions())
 def test_a_strategy_passes_the_default_health_checks_on_first_use_in_a_fresh_directory(
-    drawn: str, tmp_path: Path
+    drawn: str, tmp_path: Path, installed: Path
 ) -> None:
-    done = run_first_use(drawn, tmp_path)
+    done = run_first_use(drawn, tmp_path, installed)
     assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_the_first_use_check_fails_a_strategy_that_builds_a_table_on_its_first_draw(
-    tmp_path: Path,
+    tmp_path: Path, installed: Path
 ) -> None:
     """The check is not one that cannot fail: a strategy whose first draw takes a second and a
     half, as ``st.from_regex`` does while Hypothesis builds its Unicode tables, fails it."""
@@ -128,7 +151,9 @@ def test_the_first_use_check_fails_a_strategy_that_builds_a_table_on_its_first_d
                 built.append(True)
             return value
     """
-    done = run_first_use("st.integers().map(table_built_on_first_use)", tmp_path, planted)
+    done = run_first_use(
+        "st.integers().map(table_built_on_first_use)", tmp_path, installed, planted
+    )
     assert done.returncode == 1, done.stdout + done.stderr
     assert "FailedHealthCheck" in done.stdout
     assert "Input generation is slow" in done.stdout
