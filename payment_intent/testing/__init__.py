@@ -1,7 +1,7 @@
 """Tools for testing code that uses payment intents, and for testing the library itself.
 
 - :class:`PaymentIntentMachine`: a Hypothesis state machine over the service.
-- :func:`assert_invariants`: SPEC section 5 as an assertion on one intent.
+- :func:`assert_invariants`: the lifecycle's invariants as an assertion on one intent.
 - :mod:`payment_intent.testing.strategies`: Hypothesis strategies for parameters, payment methods
   and whole checkouts.
 - :mod:`payment_intent.testing.plugin`: the pytest plugin (fixtures ``payment_intents``,
@@ -9,8 +9,9 @@
 - :mod:`payment_intent.testing.contract`: the store contract suite, ``StoreContract``, that every
   store (ours and yours) proves itself against.
 
-The machine and the strategies need the ``test`` extra (Hypothesis). They are imported on first
-use, so that the pytest plugin, which lives in this package, loads in a project without Hypothesis.
+The machine and the strategies need Hypothesis (the ``testing`` extra brings it and pytest). They
+are imported on first use, so that the pytest plugin, which lives in this package, loads in a
+project without Hypothesis.
 """
 
 from __future__ import annotations

@@ -2,13 +2,15 @@
 
 Run it as is (``TestCheckout = PaymentIntentMachine.TestCase``), point it at your own store,
 processor or profile by overriding :meth:`make_service` or :attr:`profile`, or subclass it to add
-the rules of your own checkout. After every step it checks SPEC section 5 on every intent.
+the rules of your own checkout (and keep only the kit rules it meets, with :attr:`kit_rules`).
+After every step it checks the lifecycle's invariants on every intent.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Set
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -32,6 +34,7 @@ from payment_intent.domain.errors import (
 )
 from payment_intent.domain.expiry import as_of
 from payment_intent.domain.model import Event, PaymentIntent
+from payment_intent.domain.profiles import get_profile
 from payment_intent.domain.status import Status
 from payment_intent.service import PaymentIntents
 from payment_intent.testing.invariants import History, InvariantViolation, assert_invariants
@@ -46,6 +49,16 @@ CLOCK_STEPS = st.one_of(
     st.integers(0, 8 * 86_400),
 )
 REASONS = st.sampled_from([None, "duplicate", "fraudulent", "requested_by_customer", "abandoned"])
+
+Rule = TypeVar("Rule", bound=Callable[..., Any])
+_kit_rule_names: list[str] = []
+
+
+def _kit_rule(function: Rule) -> Rule:
+    """One of the kit's rules: it runs only while the machine's ``kit_rules`` names it."""
+    name = function.__name__
+    _kit_rule_names.append(name)
+    return precondition(lambda self: name in self.kit_rules)(function)
 
 
 @dataclass(frozen=True)
@@ -68,6 +81,25 @@ class PaymentIntentMachine(RuleBasedStateMachine):
     start_time: int = 1_706_140_800
 
     intents = Bundle("intents")
+
+    #: The kit's rules this machine runs: every one of them unless a subclass keeps fewer.
+    #: Hypothesis draws each step's rule among those that can run, so a subclass whose own rules
+    #: matter more gives them more of the steps by keeping only the kit rules its checkout meets:
+    #: ``kit_rules = {"confirm", "complete_action", "cancel"}``. (Set after the rules, below.)
+    kit_rules: Set[str]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        kept: Set[str] | str = cls.kit_rules
+        if isinstance(kept, str):
+            raise TypeError(f"{cls.__name__}.kit_rules is a set of rule names, not {kept!r}")
+        unknown = set(kept) - set(_kit_rule_names)
+        if unknown:
+            raise TypeError(
+                f"{cls.__name__}.kit_rules names no rule of the kit: {sorted(unknown)}; "
+                f"the kit's rules are {sorted(_kit_rule_names)}"
+            )
+        cls.kit_rules = frozenset(kept)
 
     def __init__(self) -> None:
         super().__init__()
@@ -125,6 +157,12 @@ class PaymentIntentMachine(RuleBasedStateMachine):
                 f"an error about a request names its parameter: {result!r}"
             )
 
+    def any_payment_method(self) -> st.SearchStrategy[str]:
+        """Every test method of the profile, those the intent refuses included: refusals are
+        behaviour to check too."""
+        types = get_profile(self.profile).payment_method_types
+        return payment_method_ids(self.profile, types=types)
+
     def _key(self, data: st.DataObject) -> str | None:
         if not data.draw(st.booleans(), label="with idempotency key"):
             return None
@@ -144,11 +182,12 @@ class PaymentIntentMachine(RuleBasedStateMachine):
     def currency(self) -> str:
         return "php" if self.profile == "payrex" else "eur"
 
+    @_kit_rule
     @rule(target=intents, data=st.data())
     def create(self, data: st.DataObject) -> Any:
         params = data.draw(create_params(self.profile), label="params")
         if data.draw(st.booleans(), label="with payment method"):
-            params["payment_method"] = data.draw(payment_method_ids(self.profile), label="pm")
+            params["payment_method"] = data.draw(self.any_payment_method(), label="pm")
             params["confirm"] = data.draw(st.booleans(), label="confirm")
             if params["confirm"] and data.draw(st.booleans(), label="return_url"):
                 params["return_url"] = "https://shop.example/return"
@@ -156,6 +195,7 @@ class PaymentIntentMachine(RuleBasedStateMachine):
             params["confirmation_method"] = "manual"
         return self._created(self.call("create", idempotency_key=self._key(data), **params))
 
+    @_kit_rule
     @rule(target=intents, data=st.data())
     def authorize_hold(self, data: st.DataObject) -> Any:
         """A manual-capture card checkout, confirmed at once: the road to capture and expiry."""
@@ -178,17 +218,20 @@ class PaymentIntentMachine(RuleBasedStateMachine):
             )
         )
 
+    @_kit_rule
     @precondition(lambda self: self.profile == "casapay")
     @rule(target=intents, data=st.data())
     def start_bank_payment(self, data: st.DataObject) -> Any:
         """An asynchronous method, confirmed at once: the road to processing and settlement."""
-        method = data.draw(payment_method_ids(self.profile, "asynchronous"), label="pm")
+        types = ["open_banking", "direct_debit", "card"]
+        bank = payment_method_ids(self.profile, "asynchronous", types=types)
+        method = data.draw(bank, label="pm")
         return self._created(
             self.call(
                 "create",
                 amount=get_min_amount(self.profile),
                 currency=self.currency,
-                payment_method_types=["open_banking", "direct_debit", "card"],
+                payment_method_types=types,
                 payment_method=method,
                 confirm=True,
                 idempotency_key=self._key(data),
@@ -204,10 +247,11 @@ class PaymentIntentMachine(RuleBasedStateMachine):
         self.known.append(created.id)
         return created.id
 
+    @_kit_rule
     @rule(intent=intents, data=st.data())
     def confirm(self, intent: str, data: st.DataObject) -> None:
         method = data.draw(
-            st.one_of(st.none(), payment_method_ids(self.profile), st.just("pm_unknown")),
+            st.one_of(st.none(), self.any_payment_method(), st.just("pm_unknown")),
             label="payment_method",
         )
         self.call(
@@ -218,14 +262,17 @@ class PaymentIntentMachine(RuleBasedStateMachine):
             idempotency_key=self._key(data),
         )
 
+    @_kit_rule
     @rule(intent=intents, succeed=st.booleans())
     def complete_action(self, intent: str, succeed: bool) -> None:
         self.call("complete_action", intent, succeed=succeed)
 
+    @_kit_rule
     @rule(intent=intents, succeed=st.booleans())
     def settle(self, intent: str, succeed: bool) -> None:
         self.call("settle", intent, succeed=succeed)
 
+    @_kit_rule
     @rule(intent=intents, data=st.data())
     def capture(self, intent: str, data: st.DataObject) -> None:
         stored = self.service.store.load(intent)
@@ -240,10 +287,12 @@ class PaymentIntentMachine(RuleBasedStateMachine):
         )
         self.call("capture", intent, amount_to_capture=amount, idempotency_key=self._key(data))
 
+    @_kit_rule
     @rule(intent=intents, reason=REASONS, data=st.data())
     def cancel(self, intent: str, reason: str | None, data: st.DataObject) -> None:
         self.call("cancel", intent, cancellation_reason=reason, idempotency_key=self._key(data))
 
+    @_kit_rule
     @rule(intent=intents, data=st.data())
     def update(self, intent: str, data: st.DataObject) -> None:
         change = data.draw(
@@ -259,27 +308,31 @@ class PaymentIntentMachine(RuleBasedStateMachine):
         elif change == "description":
             kwargs["description"] = data.draw(st.sampled_from(["", "Rent", "Rent + parking"]))
         elif change == "payment_method":
-            kwargs["payment_method"] = data.draw(payment_method_ids(self.profile))
+            kwargs["payment_method"] = data.draw(self.any_payment_method())
         else:
             stored = self.service.store.load(intent)
             assert stored is not None
             kwargs["amount"] = data.draw(amounts(self.profile, stored.currency), label="amount")
         self.call("update", intent, idempotency_key=self._key(data), **kwargs)
 
+    @_kit_rule
     @rule(seconds=CLOCK_STEPS)
     def advance_clock(self, seconds: int) -> None:
         self.clock.advance(seconds)
 
+    @_kit_rule
     @rule()
     def expire_authorizations(self) -> None:
         for intent in self.service.expire_authorizations():
             assert intent.status is Status.CANCELED
             assert intent.cancellation_reason == "automatic"
 
+    @_kit_rule
     @rule(intent=intents)
     def retrieve(self, intent: str) -> None:
         self.call("retrieve", intent)
 
+    @_kit_rule
     @rule(data=st.data())
     def list_page(self, data: st.DataObject) -> None:
         status = data.draw(st.sampled_from([None, *Status]), label="status")
@@ -293,6 +346,7 @@ class PaymentIntentMachine(RuleBasedStateMachine):
             if status is not None:
                 assert intent.status is status
 
+    @_kit_rule
     @precondition(lambda self: bool(self.replayable()))
     @rule(data=st.data())
     def replay_idempotent(self, data: st.DataObject) -> None:
@@ -311,6 +365,7 @@ class PaymentIntentMachine(RuleBasedStateMachine):
             assert again.code == first.result.code
         assert self._stored_versions() == before, "an idempotent retry acted again"
 
+    @_kit_rule
     @precondition(lambda self: bool(self.replayable()))
     @rule(data=st.data())
     def reuse_key_with_other_params(self, data: st.DataObject) -> None:
@@ -397,6 +452,9 @@ class PaymentIntentMachine(RuleBasedStateMachine):
 
     def check_state(self, stored: dict[str, PaymentIntent]) -> None:
         """Called after every step with every stored intent; extend with your own checks."""
+
+
+PaymentIntentMachine.kit_rules = frozenset(_kit_rule_names)
 
 
 def get_min_amount(profile: str) -> int:

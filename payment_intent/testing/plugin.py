@@ -6,7 +6,8 @@ it does nothing until a test asks for one of its fixtures:
 - ``payment_intents``: a :class:`~payment_intent.PaymentIntents` over a fresh store, the
   ``manual_clock`` and the ``simulated_processor``, under ``payment_intent_profile``;
 - ``manual_clock``: a :class:`~payment_intent.ManualClock` standing at :data:`START_TIME`;
-- ``simulated_processor``: the :class:`~payment_intent.SimulatedProcessor` of SPEC section 7;
+- ``simulated_processor``: the :class:`~payment_intent.SimulatedProcessor`, whose test payment
+  methods (``pm_card_visa``, ``pm_card_visa_chargeDeclined``, ...) decide each outcome;
 - ``payment_intent_profile``: ``"casapay"``; override it (or parametrize it) for PayRex;
 - ``payment_intent_store``: the store behind ``payment_intents``, in memory unless told otherwise;
 - ``payment_intents_factory``: makes a fresh service per call, for Hypothesis tests whose every
@@ -120,7 +121,7 @@ def manual_clock() -> ManualClock:
 
 @pytest.fixture
 def simulated_processor() -> SimulatedProcessor:
-    """The processor that decides attempts from the test payment method ids of SPEC section 7."""
+    """The processor that decides each attempt from its test payment method id."""
     return SimulatedProcessor()
 
 

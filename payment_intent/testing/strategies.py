@@ -8,10 +8,20 @@
   :func:`invalid_intent_ids`;
 - payment methods by outcome: :func:`payment_method_ids`, :func:`declined_payment_method_ids`;
 - whole checkouts as replayable steps: :func:`checkout_sequences`.
+
+Strings are drawn as bytes and read through the kit's own alphabets, never with ``st.text``,
+``st.characters`` or ``st.from_regex``: on their first draw in a directory without ``.hypothesis/``
+(every CI runner), those make Hypothesis build its tables of Unicode characters, which takes from a
+few tenths of a second (an explicit alphabet, idle machine) to three seconds (a codec or a regular
+expression), enough to fail Hypothesis' own "input generation is slow" health check. Bytes are one
+choice to Hypothesis, as ``st.text``'s strings are: they shrink as well and cost nothing to set up.
 """
 
 from __future__ import annotations
 
+import string
+import sys
+from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 from hypothesis import strategies as st
@@ -33,6 +43,61 @@ from payment_intent.testing.sequences import Step
 #: Outcome families of the simulated processor's test payment methods.
 OUTCOMES = ("approved", "authentication_required", "declined", "asynchronous")
 
+# -- strings, fast from the first draw ---------------------------------------------------------
+
+_ALPHANUMERIC = string.ascii_letters + string.digits
+#: Readable characters, ``a`` first: failing examples shrink to ``a``, ``aa``...
+_READABLE = string.ascii_letters + string.digits + " " + string.punctuation
+_SURROGATES = (0xD800, 0xDFFF)  # not characters: UTF-8 cannot encode a str holding one
+
+
+def _strings(
+    alphabet: str, min_size: int = 0, max_size: int | None = None
+) -> st.SearchStrategy[str]:
+    """Strings of ``alphabet`` (ASCII), one drawn byte a character."""
+    table = bytes(ord(alphabet[byte % len(alphabet)]) for byte in range(256))
+    raw = st.binary(min_size=min_size, max_size=max_size)
+    return raw.map(lambda drawn: drawn.translate(table).decode("ascii"))
+
+
+def _text(
+    min_size: int = 0, max_size: int | None = None, exclude: str = ""
+) -> st.SearchStrategy[str]:
+    """Text UTF-8 can encode, but the characters of ``exclude``, three drawn bytes a character:
+    half of them readable ASCII, a quarter from the Basic Multilingual Plane (the scripts in
+    everyday use), a quarter from anywhere in Unicode."""
+    readable = [c for c in _READABLE if c not in exclude]
+    holes = sorted({(ord(c), ord(c)) for c in exclude} | {_SURROGATES})
+
+    def allowed_below(limit: int) -> int:
+        return limit - sum(min(high, limit - 1) - low + 1 for low, high in holes if low < limit)
+
+    in_plane_0, anywhere = allowed_below(0x10000), allowed_below(sys.maxunicode + 1)
+
+    def nth_allowed(n: int) -> str:
+        for low, high in holes:  # in ascending order: step over each hole at or below n
+            if n >= low:
+                n += high - low + 1
+        return chr(n)
+
+    def character(n: int) -> str:  # n: three bytes, 0 to 0xFFFFFF
+        if n < 0x800000:
+            return readable[n % len(readable)]
+        return nth_allowed(n % (in_plane_0 if n < 0xC00000 else anywhere))
+
+    def decode(drawn: bytes) -> str:
+        return "".join(
+            character(int.from_bytes(drawn[i : i + 3])) for i in range(0, len(drawn) - 2, 3)
+        )
+
+    raw = st.binary(min_size=3 * min_size, max_size=None if max_size is None else 3 * max_size)
+    return raw.map(decode)
+
+
+def _prefixed_ids(prefix: str, min_size: int, max_size: int) -> st.SearchStrategy[str]:
+    """Ids shaped like the providers': ``cus_`` then letters and digits."""
+    return _strings(_ALPHANUMERIC, min_size, max_size).map(lambda tail: prefix + tail)
+
 
 def _family(pm_id: str) -> str:
     known = TEST_METHODS[pm_id]
@@ -46,19 +111,44 @@ def _family(pm_id: str) -> str:
     return "declined"
 
 
+#: The payment method types of an intent created without ``payment_method_types`` (both profiles).
+_DEFAULT_TYPES = ("card",)
+
+
+def _accepted_methods(profile: str | Profile, types: Iterable[str] | None) -> list[str]:
+    """Test payment methods an intent of these ``types`` (default: ``["card"]``) accepts."""
+    types = _DEFAULT_TYPES if types is None else tuple(types)
+    offered = get_profile(profile).payment_method_types
+    if not types or not set(types) <= offered:
+        raise ValueError(
+            f"payment_method_types {list(types)} are not among this profile's {sorted(offered)}"
+        )
+    return sorted(pm for pm, known in TEST_METHODS.items() if known.method.type in types)
+
+
 def payment_method_ids(
-    profile: str | Profile = "casapay", outcome: str | None = None
+    profile: str | Profile = "casapay",
+    outcome: str | None = None,
+    *,
+    types: Iterable[str] | None = None,
 ) -> st.SearchStrategy[str]:
-    """Ids of test payment methods the profile accepts, optionally only those with one outcome
-    (``approved``, ``authentication_required``, ``declined``, ``asynchronous``)."""
-    accepted = get_profile(profile).payment_method_types
-    ids = sorted(
-        pm_id
-        for pm_id, known in TEST_METHODS.items()
-        if known.method.type in accepted and (outcome is None or _family(pm_id) == outcome)
-    )
+    """Ids of test payment methods an intent accepts, optionally only those with one outcome
+    (``approved``, ``authentication_required``, ``declined``, ``asynchronous``).
+
+    ``types`` are the intent's ``payment_method_types``; by default ``["card"]``, what an intent
+    created without them accepts. Pass ``intent.payment_method_types``, or the types you create
+    intents with, to draw bank transfers or wallets too.
+    """
+    if outcome is not None and outcome not in OUTCOMES:
+        raise ValueError(f"unknown outcome {outcome!r}; expected one of {list(OUTCOMES)}")
+    ids = [
+        pm for pm in _accepted_methods(profile, types) if outcome is None or _family(pm) == outcome
+    ]
     if not ids:
-        raise ValueError(f"no test payment method of outcome {outcome!r} in this profile")
+        raise ValueError(
+            f"no test payment method of outcome {outcome!r} for payment_method_types "
+            f"{list(types or _DEFAULT_TYPES)}; pass types=[...] that include one"
+        )
     return st.sampled_from(ids)
 
 
@@ -74,19 +164,13 @@ def amounts(profile: str | Profile, currency: str) -> st.SearchStrategy[int]:
     return st.one_of(st.just(low), st.just(high), st.integers(low, high))
 
 
-metadata_keys = st.text(
-    st.characters(codec="utf-8", exclude_characters="[]", exclude_categories=["Cs"]),
-    min_size=1,
-    max_size=40,
-)
+#: Metadata keys: 1 to 40 characters, any but ``[`` and ``]``.
+metadata_keys = _text(min_size=1, max_size=40, exclude="[]")
 
 
 def metadata(max_keys: int = 50) -> st.SearchStrategy[dict[str, str]]:
     """Metadata within the limits: up to 50 keys of at most 40 characters, values up to 500."""
-    values = st.text(
-        st.characters(codec="utf-8", exclude_categories=["Cs"]), min_size=1, max_size=500
-    )
-    return st.dictionaries(metadata_keys, values, max_size=max_keys)
+    return st.dictionaries(metadata_keys, _text(min_size=1, max_size=500), max_size=max_keys)
 
 
 @st.composite
@@ -101,11 +185,11 @@ def create_params(draw: st.DrawFn, profile: str | Profile = "casapay") -> dict[s
     if draw(st.booleans()):
         params["payment_method_types"] = types
     if draw(st.booleans()):
-        params["customer"] = draw(st.from_regex(r"cus_[A-Za-z0-9]{1,24}", fullmatch=True))
+        params["customer"] = draw(_prefixed_ids("cus_", 1, 24))
     if draw(st.booleans()):
         params["metadata"] = draw(metadata(max_keys=5))
     if draw(st.booleans()):
-        params["description"] = draw(st.text(max_size=50))
+        params["description"] = draw(_text(max_size=50))
     manual = draw(st.booleans())
     if rules.manual_capture_cards_only:
         if manual:
@@ -122,22 +206,26 @@ def declined_payment_method_ids(
     profile: str | Profile = "casapay",
     code: str | None = None,
     decline_code: str | None = None,
+    *,
+    types: Iterable[str] | None = None,
 ) -> st.SearchStrategy[str]:
     """Test payment methods that are declined at confirm, optionally with one ``code``
     (``card_declined``, ``expired_card``) or ``decline_code`` (``insufficient_funds``, ...).
 
-    ``payment_method_ids(profile, "declined")`` gives the same methods without the filter.
+    ``payment_method_ids(profile, "declined")`` gives the same methods without the filter;
+    ``types`` is the intent's ``payment_method_types``, as there.
     """
-    accepted = get_profile(profile).payment_method_types
-    ids = sorted(
-        pm_id
-        for pm_id, known in TEST_METHODS.items()
-        if known.method.type in accepted
-        and not known.redirect
-        and isinstance(known.outcome, Declined)
-        and (code is None or known.outcome.code == code)
-        and (decline_code is None or known.outcome.decline_code == decline_code)
-    )
+
+    def declined_so(pm_id: str) -> bool:
+        outcome = TEST_METHODS[pm_id].outcome
+        return (
+            not TEST_METHODS[pm_id].redirect
+            and isinstance(outcome, Declined)
+            and (code is None or outcome.code == code)
+            and (decline_code is None or outcome.decline_code == decline_code)
+        )
+
+    ids = [pm_id for pm_id in _accepted_methods(profile, types) if declined_so(pm_id)]
     if not ids:
         raise ValueError(f"no test payment method is declined with {code=} {decline_code=}")
     return st.sampled_from(ids)
@@ -175,16 +263,20 @@ unknown_parameter_names = st.one_of(
     st.sampled_from(
         ["application_fee_amount", "setup_future_usage", "shipping", "receipt_email", "mandate"]
     ),
-    st.from_regex(r"[a-z][a-z0-9_]{1,20}", fullmatch=True),
+    st.builds(
+        str.__add__,
+        st.sampled_from(string.ascii_lowercase),
+        _strings(string.ascii_lowercase + string.digits + "_", min_size=1, max_size=20),
+    ),
 ).filter(lambda name: name not in _KNOWN_NAMES)
 
 _NOT_INTEGERS = st.one_of(
-    st.text(st.characters(codec="ascii", categories=["Nd"]), min_size=1, max_size=6),
+    _strings(string.digits, min_size=1, max_size=6),
     st.floats(allow_nan=False, allow_infinity=False),
     st.booleans(),
     st.lists(st.integers(), max_size=1),
 )
-_NOT_STRINGS = st.one_of(st.integers(), st.booleans(), st.lists(st.text(max_size=3), max_size=1))
+_NOT_STRINGS = st.one_of(st.integers(), st.booleans(), st.lists(_text(max_size=3), max_size=1))
 
 
 def _invalid(params: dict[str, Any], code: str, param: str) -> InvalidParams:
@@ -201,7 +293,7 @@ def _unknown_parameter() -> st.SearchStrategy[InvalidParams]:
     return st.builds(
         lambda name, value: _invalid({name: value}, "parameter_unknown", name),
         unknown_parameter_names,
-        st.one_of(st.integers(), st.text(max_size=5), st.booleans()),
+        st.one_of(st.integers(), _text(max_size=5), st.booleans()),
     )
 
 
@@ -230,7 +322,7 @@ def _amount_under_minimum(draw: st.DrawFn, rules: Profile) -> InvalidParams:
 
 def _unknown_currency(rules: Profile) -> st.SearchStrategy[InvalidParams]:
     wrong: list[st.SearchStrategy[Any]] = [
-        st.from_regex(r"[a-z]{3}", fullmatch=True).filter(
+        _strings(string.ascii_lowercase, min_size=3, max_size=3).filter(
             lambda c: c not in currencies.MINOR_UNITS
         ),
         st.sampled_from(["", "eu", "euro", "us dollar", "dem", "xyz"]),
@@ -245,10 +337,10 @@ def _unknown_currency(rules: Profile) -> st.SearchStrategy[InvalidParams]:
 
 def _bad_metadata() -> st.SearchStrategy[InvalidParams]:
     too_many = st.integers(51, 60).map(lambda n: {f"k{i}": "v" for i in range(n)})
-    long_key = st.text(st.characters(codec="ascii", categories=["L"]), min_size=41, max_size=60)
+    long_key = _strings(string.ascii_letters, min_size=41, max_size=60)
     bracketed = st.tuples(metadata_keys, st.sampled_from("[]")).map(lambda kb: kb[0][:39] + kb[1])
     bad_key = st.one_of(long_key, bracketed, st.just(""))
-    long_value = st.text(st.characters(codec="ascii", categories=["L"]), min_size=501, max_size=600)
+    long_value = _strings(string.ascii_letters, min_size=501, max_size=600)
 
     def whole(value: Any) -> InvalidParams:
         return _invalid({"metadata": value}, "parameter_invalid", "metadata")
@@ -262,19 +354,21 @@ def _bad_metadata() -> st.SearchStrategy[InvalidParams]:
         bad_key.map(lambda key: whole({key: "v"})),
         long_value.map(lambda value: whole({"order": value})),
         st.sampled_from(["order=1", ["order"], 7]).map(whole),
-        st.tuples(st.from_regex(r"[a-z]{1,10}", fullmatch=True), _NOT_STRINGS).map(not_a_string),
+        st.tuples(_strings(string.ascii_lowercase, min_size=1, max_size=10), _NOT_STRINGS).map(
+            not_a_string
+        ),
     )
 
 
 def _bad_statement_descriptor(rules: Profile) -> st.SearchStrategy[InvalidParams]:
-    letters = st.characters(codec="ascii", categories=["Lu"])
-    too_long = st.text(letters, min_size=23, max_size=40)
+    letters = string.ascii_uppercase
+    too_long = _strings(letters, min_size=23, max_size=40)
     wrong: list[st.SearchStrategy[Any]] = [too_long, _NOT_STRINGS]
     if rules.statement_descriptor_strict:
         wrong += [
-            st.text(letters, max_size=rules.statement_descriptor_min - 1),
+            _strings(letters, max_size=rules.statement_descriptor_min - 1),
             st.sampled_from("<>\\'\"*").map(lambda c: f"ACME{c}SHOP"),
-            st.from_regex(r"[0-9 ]{5,22}", fullmatch=True),  # no letter
+            _strings(string.digits + " ", min_size=5, max_size=22),  # no letter
             st.sampled_from(["東京タワー商店", "ΑΘΗΝΑ ΚΑΦΕ", "Москва маркет"]),  # not Latin
         ]
     return st.one_of(wrong).map(
@@ -299,7 +393,7 @@ def _bad_methods() -> st.SearchStrategy[InvalidParams]:
         sorted(pm for pm, known in TEST_METHODS.items() if known.method.type in other_types)
     )
     return st.one_of(
-        st.from_regex(r"pm_[A-Za-z0-9]{1,20}", fullmatch=True)
+        _prefixed_ids("pm_", 1, 20)
         .filter(lambda pm: pm not in TEST_METHODS)
         .map(lambda pm: _invalid({"payment_method": pm}, "resource_missing", "payment_method")),
         refused.map(
@@ -355,6 +449,9 @@ def _bad_method_options() -> st.SearchStrategy[InvalidParams]:
     )
 
 
+_long_text = _strings(_ALPHANUMERIC, min_size=1001, max_size=1100)  # over 1000 characters
+
+
 def _common_intent_defects(rules: Profile) -> list[st.SearchStrategy[InvalidParams]]:
     """Defects shared by create and update: amounts, currency, metadata, descriptor, names."""
     return [
@@ -363,7 +460,7 @@ def _common_intent_defects(rules: Profile) -> list[st.SearchStrategy[InvalidPara
         _unknown_currency(rules),
         _bad_metadata(),
         _bad_statement_descriptor(rules),
-        _bad_value("description", st.one_of(st.text(min_size=1001, max_size=1100), _NOT_STRINGS)),
+        _bad_value("description", st.one_of(_long_text, _NOT_STRINGS)),
         _bad_value("capture_method", st.sampled_from(["later", "Manual", "", 1])),
         _bad_method_types(rules),
         _bad_method_options(),
@@ -377,7 +474,7 @@ def invalid_intent_ids() -> st.SearchStrategy[InvalidParams]:
     """Ids no operation on an intent accepts, as ``params={"intent_id": ...}``: ids of no stored
     intent (``resource_missing``) and malformed ones; the error names the parameter ``intent``."""
     return st.one_of(
-        st.from_regex(r"pi_[A-Za-z0-9]{24}", fullmatch=True).map(
+        _prefixed_ids("pi_", 24, 24).map(
             lambda i: _invalid({"intent_id": i}, "resource_missing", "intent")
         ),
         st.one_of(st.sampled_from(["", "p" * 256]), _NOT_STRINGS).map(
@@ -576,7 +673,7 @@ class _Checkout:
         self.authenticated: str | None = None
 
     def methods(self) -> list[str]:
-        usable = sorted(pm for pm, t in TEST_METHODS.items() if t.method.type in self.types)
+        usable = _accepted_methods(self.rules, self.types)
         if self.manual and not self.rules.manual_capture_cards_only:
             # CasaPay holds cards only (checkout_sequences makes sure cards are allowed).
             return [pm for pm in usable if TEST_METHODS[pm].method.type == "card"]
