@@ -63,7 +63,6 @@ OUTSIDE = "http://outside.invalid/tracker.js"
 #: naming it, until they rewrap it; everything else on those pages is checked as on any other.
 #: On the API reference the signatures are this site's (they wrap), the docstrings are not.
 OWNED_ELSEWHERE = {
-    "testing": "docs/testing.md",
     "api": "the docstrings in payment_intent/",
 }
 
