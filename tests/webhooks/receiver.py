@@ -98,11 +98,14 @@ def receiving(script: Script | None = None) -> Iterator[Receiver]:
                 time.sleep(plan.hang)
             status = plan.next_status()
             answer = b'{"received": true}'
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(answer)))
-            self.end_headers()
-            self.wfile.write(answer)
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+            except OSError:
+                self.close_connection = True  # the sender gave up waiting: nobody to answer
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
