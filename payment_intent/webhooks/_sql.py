@@ -38,7 +38,7 @@ _INSERT_DELIVERY = (
     " (endpoint_id, event_id, event_sequence, event_type, body, state, attempts, next_attempt_at)"
     " VALUES (?, ?, ?, ?, ?, 'pending', 0, ?) ON CONFLICT (endpoint_id, event_id) DO NOTHING"
 )
-_INSERT_ATTEMPT = (
+INSERT_ATTEMPT = (
     f"INSERT INTO webhook_attempts ({_ATTEMPT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 #: Due, unleased deliveries of enabled endpoints (``d`` the delivery, ``e`` its endpoint).
@@ -289,7 +289,7 @@ class SqlWebhookStore(ABC):
                     ),
                 ).rowcount
                 if held == 1:
-                    connection.execute(self._sql(_INSERT_ATTEMPT), attempt_row(attempt))
+                    connection.execute(self._sql(INSERT_ATTEMPT), attempt_row(attempt))
                     written += 1
         return written
 
@@ -369,7 +369,7 @@ class SqlWebhookStore(ABC):
             if held != 1:
                 return False
             if attempt is not None:
-                connection.execute(self._sql(_INSERT_ATTEMPT), attempt_row(attempt))
+                connection.execute(self._sql(INSERT_ATTEMPT), attempt_row(attempt))
         return True
 
     def relay_state(self, name: str) -> RelayState | None:

@@ -148,6 +148,10 @@ class InMemoryWebhookStore:
         with self._lock:
             self._endpoints: dict[str, Endpoint] = {}
             self._deliveries: dict[int, Delivery] = {}
+            # The pending ones, and per event its deliveries not yet acknowledged: what the
+            # worker asks about every round, kept so that its cost follows the work in flight.
+            self._pending: dict[int, Delivery] = {}
+            self._undelivered: dict[str, int] = {}
             self._last_id = 0
             self._by_pair: set[tuple[str, str]] = set()
             self._leases: dict[int, tuple[str, float]] = {}
@@ -195,8 +199,11 @@ class InMemoryWebhookStore:
             for number, delivery in list(self._deliveries.items()):
                 if delivery.endpoint_id == endpoint_id:
                     del self._deliveries[number]
+                    self._pending.pop(number, None)
                     self._leases.pop(number, None)
                     self._by_pair.discard((endpoint_id, delivery.event_id))
+                    if delivery.state != "delivered":
+                        self._count(delivery.event_id, -1)
             self._attempts = [a for a in self._attempts if a.target != endpoint_id]
             return True
 
@@ -216,7 +223,7 @@ class InMemoryWebhookStore:
                     self._by_pair.add((new.endpoint_id, new.event_id))
                     self._last_id += 1
                     number = self._last_id
-                    self._deliveries[number] = Delivery(
+                    made = Delivery(
                         number,
                         new.endpoint_id,
                         new.event_id,
@@ -227,6 +234,8 @@ class InMemoryWebhookStore:
                         0,
                         now,
                     )
+                    self._deliveries[number] = self._pending[number] = made
+                    self._count(new.event_id, 1)
                     created += 1
         return created
 
@@ -235,9 +244,8 @@ class InMemoryWebhookStore:
         holds the lock."""
         return [
             d
-            for d in self._deliveries.values()
-            if d.state == "pending"
-            and d.next_attempt_at is not None
+            for d in self._pending.values()
+            if d.next_attempt_at is not None
             and d.next_attempt_at <= now
             and self._leases.get(d.id, ("", 0.0))[1] <= now
             and (e := self._endpoints.get(d.endpoint_id)) is not None
@@ -280,12 +288,18 @@ class InMemoryWebhookStore:
                 if stored is None or lease is None or lease[0] != result.claimed.lease_token:
                     continue
                 del self._leases[number]
-                self._deliveries[number] = replace(
+                updated = self._deliveries[number] = replace(
                     stored,
                     state=result.state,
                     attempts=result.attempt.number,
                     next_attempt_at=result.attempt.next_retry_at,
                 )
+                if updated.state == "pending":
+                    self._pending[number] = updated
+                else:
+                    self._pending.pop(number, None)
+                if updated.state == "delivered":
+                    self._count(updated.event_id, -1)
                 self._attempts.append(result.attempt)
                 written += 1
         return written
@@ -314,13 +328,17 @@ class InMemoryWebhookStore:
         return found[:limit]
 
     def undelivered(self, event_ids: Sequence[str]) -> dict[str, int]:
-        wanted = set(event_ids)
-        counts: dict[str, int] = {}
         with self._lock:
-            for delivery in self._deliveries.values():
-                if delivery.event_id in wanted and delivery.state != "delivered":
-                    counts[delivery.event_id] = counts.get(delivery.event_id, 0) + 1
-        return counts
+            counts = {e: self._undelivered.get(e, 0) for e in event_ids}
+        return {event_id: count for event_id, count in counts.items() if count}
+
+    def _count(self, event_id: str, change: int) -> None:
+        """Move ``event_id``'s count of unacknowledged deliveries; the caller holds the lock."""
+        left = self._undelivered.get(event_id, 0) + change
+        if left:
+            self._undelivered[event_id] = left
+        else:
+            self._undelivered.pop(event_id, None)
 
     # -- relays ----------------------------------------------------------------------------------
 
