@@ -106,32 +106,29 @@ def delivery(url: str, label: str, events: int = 3000) -> None:
             time.sleep(0.01)
         elapsed = time.perf_counter() - started
         worker.stop()
-    print(
-        f"delivery  {label:10s} {events} events in {elapsed:.2f} s: {events / elapsed:,.0f} events/s"
-    )
+    rate = events / elapsed
+    print(f"delivery  {label:10s} {events} events in {elapsed:.2f} s: {rate:,.0f} events/s")
     store.close()
 
 
 # -- 2. a checkout's latency while endpoints receive its events ------------------------------------
 
 
+def _post(connection: http.client.HTTPConnection, path: str, fields: dict[str, str]) -> str:
+    connection.request("POST", path, body=urlencode(fields), headers=AUTH)
+    response = connection.getresponse()
+    body = response.read()
+    assert response.status == 200, body
+    return str(json.loads(body)["id"])
+
+
 def checkout(connection: http.client.HTTPConnection) -> float:
+    """A manual-capture checkout: create, confirm, capture part (three events)."""
     started = time.perf_counter()
-    for path, fields in (
-        ("/v1/payment_intents", {"amount": "5000", "currency": "eur", "capture_method": "manual"}),
-        (None, {"payment_method": "pm_card_visa"}),
-        (None, {"amount_to_capture": "4000"}),
-    ):
-        if path is None:
-            path = f"/v1/payment_intents/{intent}/" + (
-                "confirm" if "payment_method" in fields else "capture"
-            )
-        connection.request("POST", path, body=urlencode(fields), headers=AUTH)
-        response = connection.getresponse()
-        body = response.read()
-        assert response.status == 200, body
-        if path == "/v1/payment_intents":
-            intent = json.loads(body)["id"]
+    made = {"amount": "5000", "currency": "eur", "capture_method": "manual"}
+    intent = _post(connection, "/v1/payment_intents", made)
+    _post(connection, f"/v1/payment_intents/{intent}/confirm", {"payment_method": "pm_card_visa"})
+    _post(connection, f"/v1/payment_intents/{intent}/capture", {"amount_to_capture": "4000"})
     return time.perf_counter() - started
 
 
@@ -144,9 +141,8 @@ def latency(endpoints_counts: tuple[int, ...] = (0, 1, 10), checkouts: int = 300
             try:
                 connection = http.client.HTTPConnection(served.url.removeprefix("http://"))
                 for number in range(endpoints):
-                    connection.request("POST", "/v1/webhook_endpoints", headers=AUTH, body=urlencode(
-                        {"url": f"{target}/hooks/{number}", "enabled_events[0]": "*"}))  # fmt: skip
-                    connection.getresponse().read()
+                    fields = {"url": f"{target}/hooks/{number}", "enabled_events[0]": "*"}
+                    _post(connection, "/v1/webhook_endpoints", fields)
                 for _ in range(30):  # warm up
                     checkout(connection)
                 before = received(target)
@@ -206,7 +202,9 @@ def gunicorn(
             done = [0] * clients
             stop = time.monotonic() + seconds
 
-            def client(index: int) -> None:
+            def client(
+                index: int, port: int = port, stop: float = stop, done: list[int] = done
+            ) -> None:
                 connection = http.client.HTTPConnection("127.0.0.1", port)
                 while time.monotonic() < stop:
                     connection.request("POST", "/v1/payment_intents", headers=AUTH,
@@ -223,9 +221,8 @@ def gunicorn(
                 thread.start()
             for thread in threads:
                 thread.join()
-            print(
-                f"gunicorn  {count} workers: {sum(done) / seconds:,.0f} creates/s ({clients} clients)"
-            )
+            rate = sum(done) / seconds
+            print(f"gunicorn  {count} workers: {rate:,.0f} creates/s ({clients} clients)")
         finally:
             process.terminate()
             process.wait()
