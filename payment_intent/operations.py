@@ -25,6 +25,15 @@ from payment_intent.domain.params import (
     RetrieveParams,
     UpdateParams,
 )
+from payment_intent.webhooks.params import (
+    AttemptsParams,
+    EndpointCreateParams,
+    EndpointListParams,
+    EndpointUpdateParams,
+    WebhookCreateParams,
+    WebhookListParams,
+    WebhookUpdateParams,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +74,88 @@ def _both(method: str, path: str) -> dict[str, tuple[Endpoint, ...]]:
 
 _INTENT = "/payment_intents/{id}"
 _HELPER = "/test_helpers/payment_intents/{id}"
+_ENDPOINT = "/webhook_endpoints/{id}"
+_WEBHOOK = "/webhooks/{id}"
+
+
+def _webhook_spec(
+    name: str,
+    summary: str,
+    params: type[BaseModel],
+    dialect: str,
+    method: str,
+    path: str,
+    *,
+    mutates: bool,
+    test_helper: bool = False,
+) -> OperationSpec:
+    """A webhook endpoint operation: served by ``payment_intent.webhooks``, in one dialect."""
+    return OperationSpec(
+        name,
+        summary,
+        params,
+        mutates=mutates,
+        keyed=False,
+        names_intent=False,
+        endpoints={dialect: (Endpoint(method, path),)},
+        test_helper=test_helper,
+        dialects=frozenset({dialect}),
+    )
+
+
+#: The webhook endpoint resources (payment_intent.webhooks answers them): CasaPay's are Stripe's
+#: WebhookEndpoint routes, PayRex's its webhook service's. Endpoint ids stand in ``{id}``.
+WEBHOOK_SPECS: tuple[OperationSpec, ...] = (
+    _webhook_spec("webhook_endpoint_create", "register a webhook endpoint",
+                  EndpointCreateParams, "casapay", "POST", "/webhook_endpoints", mutates=True),
+    _webhook_spec("webhook_endpoint_list", "list webhook endpoints, newest first",
+                  EndpointListParams, "casapay", "GET", "/webhook_endpoints", mutates=False),
+    _webhook_spec("webhook_endpoint_retrieve", "show a webhook endpoint",
+                  NoParams, "casapay", "GET", _ENDPOINT, mutates=False),
+    _webhook_spec("webhook_endpoint_update", "change a webhook endpoint",
+                  EndpointUpdateParams, "casapay", "POST", _ENDPOINT, mutates=True),
+    _webhook_spec("webhook_endpoint_delete", "delete a webhook endpoint",
+                  NoParams, "casapay", "DELETE", _ENDPOINT, mutates=True),
+    _webhook_spec("webhook_create", "register a webhook",
+                  WebhookCreateParams, "payrex", "POST", "/webhooks", mutates=True),
+    _webhook_spec("webhook_list", "list webhooks, newest first",
+                  WebhookListParams, "payrex", "GET", "/webhooks", mutates=False),
+    _webhook_spec("webhook_retrieve", "show a webhook",
+                  NoParams, "payrex", "GET", _WEBHOOK, mutates=False),
+    _webhook_spec("webhook_update", "change a webhook",
+                  WebhookUpdateParams, "payrex", "PUT", _WEBHOOK, mutates=True),
+    _webhook_spec("webhook_delete", "delete a webhook",
+                  NoParams, "payrex", "DELETE", _WEBHOOK, mutates=True),
+    _webhook_spec("webhook_enable", "send events to a webhook again",
+                  NoParams, "payrex", "POST", f"{_WEBHOOK}/enable", mutates=True),
+    _webhook_spec("webhook_disable", "stop sending events to a webhook",
+                  NoParams, "payrex", "POST", f"{_WEBHOOK}/disable", mutates=True),
+    OperationSpec(
+        "webhook_attempts",
+        "test mode: the delivery attempts to an endpoint, newest first",
+        AttemptsParams,
+        mutates=False,
+        keyed=False,
+        names_intent=False,
+        endpoints={
+            "casapay": (Endpoint("GET", f"/test_helpers{_ENDPOINT}/attempts"),),
+            "payrex": (Endpoint("GET", f"/test_helpers{_WEBHOOK}/attempts"),),
+        },
+        test_helper=True,
+    ),
+    # localstripe's DELETE /_config/data, at the root in both dialects (payment_intent.webhooks
+    # routes it): no route under a dialect's prefix.
+    OperationSpec(
+        "reset",
+        "test mode: forget every intent, event, idempotency record and webhook endpoint",
+        NoParams,
+        mutates=True,
+        keyed=False,
+        names_intent=False,
+        endpoints={},
+        test_helper=True,
+    ),
+)  # fmt: skip
 
 OPERATIONS: dict[str, OperationSpec] = {
     spec.name: spec
@@ -218,6 +309,7 @@ OPERATIONS: dict[str, OperationSpec] = {
             endpoints=_both("POST", "/test_helpers/clock/advance"),
             test_helper=True,
         ),
+        *WEBHOOK_SPECS,
     )
 }
 

@@ -33,6 +33,7 @@ from payment_intent.domain.params import AdvanceClockParams, parse
 from payment_intent.operations import KEYED, OPERATIONS
 from payment_intent.ports import Clock, Processor, Store
 from payment_intent.service import Page, PaymentIntents
+from payment_intent.webhooks.resources import WEBHOOK_OPERATIONS, WebhookEndpoints, root_route
 
 _LOG = logging.getLogger(__name__)
 
@@ -107,6 +108,8 @@ class Api:
                     "Each service must run in its own mode and on the dialect's profile "
                     f"({self.dialect.profile.name})."
                 )
+        #: The webhook endpoint resources and the test-data reset (payment_intent.webhooks).
+        self.webhooks = WebhookEndpoints(self.dialect.name)
 
     @classmethod
     def over(
@@ -163,7 +166,7 @@ class Api:
                     code="api_key_invalid",
                 )
             key = self.keys.authenticate(self.dialect.credentials(lowered))
-            matched = self.dialect.match(method.upper(), path)
+            matched = self.dialect.match(method.upper(), path) or root_route(method, path)
             if matched is None or (matched[0].test_helper and key.livemode):
                 raise _unrecognized(method, path)
             route, ids = matched
@@ -296,7 +299,11 @@ class Api:
             return dialect.render_list(service.list(**params), url)
         if operation == "events":
             page = service.events(**params)
-            return dialect.render_events(page, f"{dialect.prefix}/events")
+            events = dialect.render_events(page, f"{dialect.prefix}/events")
+            self.webhooks.annotate_events(events, page, service)
+            return events
+        if operation in WEBHOOK_OPERATIONS:
+            return self.webhooks.answer(self, operation, service, intent_id, params)
         if operation == "expire":
             expired = service.expire_authorizations()
             return dialect.render_list(Page(expired, has_more=False), url)

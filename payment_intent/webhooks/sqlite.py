@@ -1,0 +1,192 @@
+"""The webhook store in a SQLite file: the same file as the intents' :class:`SQLiteStore`, in
+tables of its own, migrated by a version table of its own (``payment_intent_webhooks_schema``;
+the intents' store owns ``PRAGMA user_version``).
+
+It opens its own connections (WAL mode, as the intents' store), so a slow receiver never holds a
+transaction: a claim and a record are each one short ``BEGIN IMMEDIATE`` transaction.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from payment_intent.webhooks._sql import SqlWebhookStore, claim_sql
+
+#: Forward migrations: entry ``n`` takes the webhook tables from version ``n`` to ``n + 1``.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE webhook_endpoints (
+            id TEXT PRIMARY KEY,
+            dialect TEXT NOT NULL,
+            livemode INTEGER NOT NULL,
+            url TEXT NOT NULL,
+            enabled_events TEXT NOT NULL,
+            secret TEXT NOT NULL,
+            created INTEGER NOT NULL,
+            updated INTEGER NOT NULL,
+            cursor INTEGER NOT NULL,
+            status TEXT NOT NULL,
+            api_version TEXT,
+            description TEXT,
+            metadata TEXT NOT NULL
+        )""",
+        """CREATE TABLE webhook_deliveries (
+            id INTEGER PRIMARY KEY,
+            endpoint_id TEXT NOT NULL,
+            event_id TEXT NOT NULL,
+            event_sequence INTEGER NOT NULL,
+            event_type TEXT NOT NULL,
+            body BLOB NOT NULL,
+            state TEXT NOT NULL,
+            attempts INTEGER NOT NULL,
+            next_attempt_at REAL,
+            lease_until REAL,
+            lease_token TEXT,
+            UNIQUE (endpoint_id, event_id)
+        )""",
+        """CREATE INDEX webhook_deliveries_due
+            ON webhook_deliveries (endpoint_id, next_attempt_at) WHERE state = 'pending'""",
+        "CREATE INDEX webhook_deliveries_by_event ON webhook_deliveries (event_id)",
+        """CREATE TABLE webhook_attempts (
+            id INTEGER PRIMARY KEY,
+            target TEXT NOT NULL,
+            event_id TEXT NOT NULL,
+            number INTEGER NOT NULL,
+            started_at REAL NOT NULL,
+            duration REAL NOT NULL,
+            status_code INTEGER,
+            error TEXT,
+            outcome TEXT NOT NULL,
+            next_retry_at REAL
+        )""",
+        "CREATE INDEX webhook_attempts_by_target ON webhook_attempts (target, id)",
+        "CREATE INDEX webhook_attempts_by_event ON webhook_attempts (event_id, id)",
+        """CREATE TABLE webhook_relays (
+            name TEXT PRIMARY KEY,
+            cursor INTEGER NOT NULL,
+            attempts INTEGER NOT NULL,
+            next_attempt_at REAL,
+            lease_until REAL,
+            lease_token TEXT
+        )""",
+    ),
+)
+
+_IDLE_CONNECTIONS = 4
+
+
+class SQLiteWebhookStore(SqlWebhookStore):
+    """Endpoints, deliveries, attempts and relay cursors in the SQLite file at ``path``."""
+
+    claim_sql = claim_sql()
+
+    def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float = 10.0) -> None:
+        self.path = Path(path)
+        self.busy_timeout = busy_timeout
+        self._lock = threading.Lock()
+        self._idle: list[sqlite3.Connection] = []
+        self._pid = os.getpid()
+        self._closed = False
+        self._migrate()
+
+    def _connect(self) -> sqlite3.Connection:
+        connection = sqlite3.connect(
+            self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
+        )
+        connection.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+        connection.execute("PRAGMA journal_mode = WAL")
+        connection.execute("PRAGMA synchronous = NORMAL")
+        return connection
+
+    @contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            if self._closed:
+                raise sqlite3.ProgrammingError(f"{self!r} is closed.")
+            if self._pid != os.getpid():  # a forked child must not use its parent's connections
+                self._idle, self._pid = [], os.getpid()
+            connection = self._idle.pop() if self._idle else None
+        if connection is None:
+            connection = self._connect()
+        try:
+            yield connection
+        finally:
+            with self._lock:
+                keep = not self._closed and len(self._idle) < _IDLE_CONNECTIONS
+                if keep:
+                    self._idle.append(connection)
+            if not keep:
+                connection.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._connection() as connection:
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                yield connection
+                connection.execute("COMMIT")
+            except BaseException:
+                if connection.in_transaction:
+                    connection.execute("ROLLBACK")
+                raise
+
+    def _sql(self, statement: str) -> str:
+        return statement
+
+    def _many(self, connection: Any, statement: str, rows: Any) -> None:
+        connection.executemany(statement, rows)
+
+    def _table_exists(self, connection: Any, table: str) -> bool:
+        found = connection.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+        ).fetchone()
+        return found is not None
+
+    def _migrate(self) -> None:
+        with self._transaction() as connection:
+            connection.execute(
+                "CREATE TABLE IF NOT EXISTS payment_intent_webhooks_schema"
+                " (version INTEGER NOT NULL)"
+            )
+            row = connection.execute(
+                "SELECT version FROM payment_intent_webhooks_schema"
+            ).fetchone()
+            current = 0 if row is None else int(row[0])
+            if current > len(MIGRATIONS):
+                raise ValueError(
+                    f"{self.path} has webhook tables of version {current}; this payment_intent "
+                    f"knows versions up to {len(MIGRATIONS)}. Upgrade payment_intent to open it."
+                )
+            for step in MIGRATIONS[current:]:
+                for statement in step:
+                    connection.execute(statement)
+            if row is None:
+                connection.execute(
+                    "INSERT INTO payment_intent_webhooks_schema (version) VALUES (?)",
+                    (len(MIGRATIONS),),
+                )
+            else:
+                connection.execute(
+                    "UPDATE payment_intent_webhooks_schema SET version = ?", (len(MIGRATIONS),)
+                )
+
+    @property
+    def schema_version(self) -> int:
+        (version,) = self._rows("SELECT version FROM payment_intent_webhooks_schema")[0]
+        return int(version)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for connection in idle:
+            connection.close()
+
+    def __repr__(self) -> str:
+        return f"SQLiteWebhookStore({str(self.path)!r})"

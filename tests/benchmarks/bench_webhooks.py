@@ -1,0 +1,255 @@
+"""Webhook benchmarks: delivery throughput, a checkout's latency while endpoints receive its
+events, and requests per second through gunicorn. Prints its figures.
+
+    python tests/benchmarks/bench_webhooks.py [--only delivery,latency,gunicorn] [--postgres DSN]
+
+Without ``--postgres`` a throwaway cluster is started (as the storage tests do) when PostgreSQL's
+binaries are installed. Receivers are separate processes on loopback that answer 200 at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "storage")]
+
+from payment_intent import ManualClock, PaymentIntents  # noqa: E402
+from payment_intent.stores import store_from_url  # noqa: E402
+from payment_intent.webhooks import DeliveryWorker, RetrySchedule, Source  # noqa: E402
+from payment_intent.webhooks.serving import hooks_beside  # noqa: E402
+from tests.webhooks.processes import free_port, serve, store_url  # noqa: E402
+
+KEY = "sk_test_4eC39HqLyjWDarjtT1zdp7dc"
+AUTH = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/x-www-form-urlencoded"}
+
+#: A receiver in its own process: HTTP/1.1 keep-alive, answers 200 at once, counts requests.
+RECEIVER = r"""
+import sys, threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+count = 0
+lock = threading.Lock()
+class H(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_POST(self):
+        global count
+        self.rfile.read(int(self.headers["Content-Length"]))
+        with lock:
+            count += 1
+        self.send_response(200); self.send_header("Content-Length", "0"); self.end_headers()
+    def do_GET(self):
+        body = str(count).encode()
+        self.send_response(200); self.send_header("Content-Length", str(len(body)))
+        self.end_headers(); self.wfile.write(body)
+    def log_message(self, *a): pass
+s = ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H); s.daemon_threads = True
+print("ready", flush=True); s.serve_forever()
+"""
+
+
+@contextmanager
+def receiver() -> Iterator[str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-c", RECEIVER, str(port)], stdout=subprocess.PIPE, text=True
+    )
+    assert process.stdout is not None
+    process.stdout.readline()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.kill()
+        process.wait()
+
+
+def received(url: str) -> int:
+    connection = http.client.HTTPConnection(url.removeprefix("http://"), timeout=5)
+    connection.request("GET", "/count")
+    count = int(connection.getresponse().read())
+    connection.close()
+    return count
+
+
+# -- 1. delivery throughput ------------------------------------------------------------------------
+
+
+def delivery(url: str, label: str, events: int = 3000) -> None:
+    store = store_from_url(url)
+    hooks = hooks_beside(store, url)
+    service = PaymentIntents(store, ManualClock(1706140800))
+    with receiver() as target:
+        from payment_intent.dialects import Api
+
+        api = Api.over("casapay", [KEY], store, clock=ManualClock(1706140800))
+        api.call("webhook_endpoint_create", form=False,
+                 params={"url": f"{target}/hooks", "enabled_events": ["*"]})  # fmt: skip
+        for n in range(events):
+            service.create(amount=100 + n, currency="eur")
+        schedule = RetrySchedule.for_test_mode()
+        worker = DeliveryWorker([Source(store, hooks, schedule)], poll_interval=0.01)
+        started = time.perf_counter()
+        worker.start()
+        while received(target) < events:
+            time.sleep(0.01)
+        elapsed = time.perf_counter() - started
+        worker.stop()
+    rate = events / elapsed
+    print(f"delivery  {label:10s} {events} events in {elapsed:.2f} s: {rate:,.0f} events/s")
+    store.close()
+
+
+# -- 2. a checkout's latency while endpoints receive its events ------------------------------------
+
+
+def _post(connection: http.client.HTTPConnection, path: str, fields: dict[str, str]) -> str:
+    connection.request("POST", path, body=urlencode(fields), headers=AUTH)
+    response = connection.getresponse()
+    body = response.read()
+    assert response.status == 200, body
+    return str(json.loads(body)["id"])
+
+
+def checkout(connection: http.client.HTTPConnection) -> float:
+    """A manual-capture checkout: create, confirm, capture part (three events)."""
+    started = time.perf_counter()
+    made = {"amount": "5000", "currency": "eur", "capture_method": "manual"}
+    intent = _post(connection, "/v1/payment_intents", made)
+    _post(connection, f"/v1/payment_intents/{intent}/confirm", {"payment_method": "pm_card_visa"})
+    _post(connection, f"/v1/payment_intents/{intent}/capture", {"amount_to_capture": "4000"})
+    return time.perf_counter() - started
+
+
+def latency(endpoints_counts: tuple[int, ...] = (0, 1, 10), checkouts: int = 300) -> None:
+    results: dict[int, list[float]] = {}
+    spaced: dict[int, list[float]] = {}
+    with tempfile.TemporaryDirectory() as directory, receiver() as target:
+        for endpoints in endpoints_counts:
+            served = serve("--db", "memory://", cwd=Path(directory))
+            try:
+                connection = http.client.HTTPConnection(served.url.removeprefix("http://"))
+                for number in range(endpoints):
+                    fields = {"url": f"{target}/hooks/{number}", "enabled_events[0]": "*"}
+                    _post(connection, "/v1/webhook_endpoints", fields)
+                for _ in range(30):  # warm up
+                    checkout(connection)
+                before = received(target)
+                timings = [checkout(connection) for _ in range(checkouts)]
+                wanted = before + checkouts * 3 * endpoints
+                deadline = time.monotonic() + 60
+                while received(target) < wanted and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                results[endpoints] = timings
+                # One at a time: each checkout starts once the last one's events have arrived,
+                # so only its own deliveries run beside it.
+                alone = []
+                for _ in range(checkouts // 2):
+                    alone.append(checkout(connection))
+                    wanted += 3 * endpoints
+                    while received(target) < wanted and time.monotonic() < deadline + 60:
+                        time.sleep(0.002)
+                spaced[endpoints] = alone
+                connection.close()
+            finally:
+                served.stop()
+    for label, measured in (("back to back", results), ("one at a time", spaced)):
+        base = statistics.median(measured[0])
+        for endpoints, timings in measured.items():
+            median = statistics.median(timings)
+            print(
+                f"latency   {label:13s} {endpoints:2d} endpoints: median {median * 1e3:.2f} ms, "
+                f"mean {statistics.fmean(timings) * 1e3:.2f} ms, p95 "
+                f"{sorted(timings)[int(len(timings) * 0.95)] * 1e3:.2f} ms "
+                f"({median / base - 1:+.1%})"
+            )
+
+
+# -- 3. gunicorn workers over PostgreSQL -----------------------------------------------------------
+
+
+def gunicorn(
+    url: str, workers: tuple[int, ...] = (1, 2, 4), seconds: float = 8.0, clients: int = 8
+) -> None:
+    for count in workers:
+        port = free_port()
+        env = {**os.environ, "PAYMENT_INTENT_STORE": url, "PAYMENT_INTENT_API_KEYS": KEY}
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-w", str(count), "-b", f"127.0.0.1:{port}",
+             "--log-level", "warning", "payment_intent.wsgi:application"], env=env,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                try:
+                    probe = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+                    probe.request("GET", "/v1/events?limit=1", headers=AUTH)
+                    probe.getresponse().read()
+                    break
+                except OSError:
+                    time.sleep(0.2)
+            done = [0] * clients
+            stop = time.monotonic() + seconds
+
+            def client(
+                index: int, port: int = port, stop: float = stop, done: list[int] = done
+            ) -> None:
+                connection = http.client.HTTPConnection("127.0.0.1", port)
+                while time.monotonic() < stop:
+                    connection.request("POST", "/v1/payment_intents", headers=AUTH,
+                                       body="amount=5000&currency=eur")  # fmt: skip
+                    response = connection.getresponse()
+                    response.read()
+                    if response.will_close:
+                        connection.close()
+                        connection = http.client.HTTPConnection("127.0.0.1", port)
+                    done[index] += 1
+
+            threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            rate = sum(done) / seconds
+            print(f"gunicorn  {count} workers: {rate:,.0f} creates/s ({clients} clients)")
+        finally:
+            process.terminate()
+            process.wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--only", default="delivery,latency,gunicorn")
+    parser.add_argument("--postgres", help="a PostgreSQL URL (default: a throwaway cluster)")
+    args = parser.parse_args()
+    only = set(args.only.split(","))
+    with ExitStack() as stack, tempfile.TemporaryDirectory() as directory:
+        postgres = args.postgres
+        if postgres is None and only & {"delivery", "gunicorn"}:
+            from postgres_server import throwaway_cluster
+
+            postgres = store_url(stack.enter_context(throwaway_cluster()))
+        if "delivery" in only:
+            delivery(f"sqlite:///{directory}/bench.sqlite3", "SQLite")
+            assert postgres is not None
+            delivery(postgres, "PostgreSQL")
+        if "latency" in only:
+            latency()
+        if "gunicorn" in only:
+            assert postgres is not None
+            gunicorn(postgres)
+
+
+if __name__ == "__main__":
+    main()
