@@ -88,3 +88,10 @@ class SimulatedProcessor:
 
     def settle(self, attempt: Attempt, succeed: bool) -> Outcome:
         return Approved() if succeed else _SETTLEMENT_FAILED
+
+    def capture(self, attempt: Attempt, amount: int) -> Outcome:
+        # A test-mode hold is always collectable; the service has checked the amount against it.
+        return Approved()
+
+    def release(self, attempt: Attempt) -> Outcome:
+        return Approved()
