@@ -15,8 +15,7 @@ from payment_intent.domain.model import Event, PaymentIntent
 from payment_intent.domain.outcomes import Attempt, Outcome, PaymentMethod
 from payment_intent.domain.status import Status
 
-
-# -- what a store raises ----------------------------------------------------------------------------
+# -- what a store raises ------------------------------------------------------------------------
 
 
 class StorageError(Exception):
