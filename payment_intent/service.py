@@ -8,12 +8,13 @@ loser sees the winner's state and the error that state implies.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar, overload
+from typing import Any, Generic, ParamSpec, TypeVar, overload
 
 from payment_intent.adapters.clocks import SystemClock
 from payment_intent.adapters.simulated import SimulatedProcessor
@@ -46,10 +47,20 @@ from payment_intent.domain.params import (
 from payment_intent.domain.profiles import Profile, get_profile
 from payment_intent.domain.status import ConfirmationMethod, EventType, Status
 from payment_intent.ids import event_id, new_client_secret, new_id
-from payment_intent.ports import Clock, Commit, IdempotencyRecord, ListQuery, Processor, Store
+from payment_intent.ports import (
+    Clock,
+    Commit,
+    IdempotencyRecord,
+    IntegrityError,
+    ListQuery,
+    OperationalError,
+    Processor,
+    Store,
+)
 from payment_intent.stores import default_store, store_from_url
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 IDEMPOTENCY_TTL = 24 * 3600
 _SWEEP_BATCH = 500
@@ -67,6 +78,24 @@ class Page(Generic[T]):
 
     def __len__(self) -> int:
         return len(self.data)
+
+
+def _storage_failures_are_api_errors(method: Callable[P, T]) -> Callable[P, T]:
+    """A store that failed or could not be reached is a typed, retryable API error (503)."""
+
+    @functools.wraps(method)
+    def call(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return method(*args, **kwargs)
+        except OperationalError as error:
+            raise PaymentIntentError(
+                f"The PaymentIntent store is unavailable ({error}). The request can be retried; "
+                "a retry with the same idempotency key acts at most once.",
+                code="storage_unavailable",
+                http_status=503,
+            ) from error
+
+    return call
 
 
 def _given(unknown: dict[str, Any], **params: Any) -> dict[str, Any]:
@@ -317,6 +346,7 @@ class PaymentIntents:
 
         return self._run("settle", intent_id, params, idempotency_key, decide)
 
+    @_storage_failures_are_api_errors
     def expire_authorizations(self) -> list[PaymentIntent]:
         """Cancel every hold past ``capture_before_at``; touches only those, found by index.
 
@@ -324,7 +354,7 @@ class PaymentIntents:
         transaction, so a sweep pays one flush per batch rather than one per hold.
         """
         expired: list[PaymentIntent] = []
-        commit_many: Callable[[list[Commit]], list[ConcurrencyError | None]] | None = getattr(
+        commit_many: Callable[[list[Commit]], list[IntegrityError | None]] | None = getattr(
             self.store, "commit_many", None
         )
         while True:
@@ -346,7 +376,7 @@ class PaymentIntents:
         self,
         due: list[str],
         now: int,
-        commit_many: Callable[[list[Commit]], list[ConcurrencyError | None]],
+        commit_many: Callable[[list[Commit]], list[IntegrityError | None]],
     ) -> list[PaymentIntent]:
         """Expire ``due`` holds in one ``commit_many``; one that lost a race is retried alone."""
         changes: list[tuple[PaymentIntent, Change]] = []
@@ -395,6 +425,7 @@ class PaymentIntents:
             )
         return ClientPaymentIntent.of(intent)
 
+    @_storage_failures_are_api_errors
     def list(
         self,
         /,
@@ -439,6 +470,7 @@ class PaymentIntents:
             page.reverse()
         return Page(page, len(found) > params.limit)
 
+    @_storage_failures_are_api_errors
     def events(self, starting_after: str | None = None, limit: int = 100) -> Page[Event]:
         """Committed events in commit order, oldest first, after the event id ``starting_after``."""
         params = parse(EventsParams, _given({}, starting_after=starting_after, limit=limit))
@@ -453,6 +485,7 @@ class PaymentIntents:
 
     # -- the command loop ----------------------------------------------------------------------
 
+    @_storage_failures_are_api_errors
     def _run(
         self,
         operation: str,
@@ -498,7 +531,7 @@ class PaymentIntents:
             )
             try:
                 self.store.commit(commit)
-            except ConcurrencyError:
+            except (IntegrityError, ConcurrencyError):  # the latter from stores of older ports
                 continue
             if change.error is not None:
                 raise change.error
@@ -517,6 +550,7 @@ class PaymentIntents:
         first = _replay(record, key, fingerprint)
         return self._load(first.id) if aggregate.is_due(first, now) else first
 
+    @_storage_failures_are_api_errors
     def _load(self, intent_id: str) -> PaymentIntent:
         """The intent as it stands now: a hold that has lapsed is expired (and stored) first."""
         if not isinstance(intent_id, str) or not intent_id or len(intent_id) > MAX_ID_LENGTH:
@@ -540,7 +574,7 @@ class PaymentIntents:
             try:
                 self.store.commit(Commit(change.intent, intent.version, self._events(change, now)))
                 return change.intent, True
-            except ConcurrencyError:
+            except (IntegrityError, ConcurrencyError):  # the latter from stores of older ports
                 reloaded = self.store.load(intent.id)
                 assert reloaded is not None
                 intent = reloaded
