@@ -206,9 +206,12 @@ def list_sql(
 
 
 def check_claim_shape(commit: Commit) -> None:
-    """A commit that takes a claim writes nothing else of an intent (the port's rule)."""
-    if commit.claim is not None and commit.intent is not None:
-        raise ValueError("A commit that takes a claim writes no intent (Commit.intent=None).")
+    """A commit that takes a claim writes nothing else: the claim is the whole of the first of a
+    claimer's two commits."""
+    if commit.claim is not None and (
+        commit.intent or commit.events or commit.idempotency or commit.settles
+    ):
+        raise ValueError("A commit that takes a claim writes nothing else (only Commit.claim).")
 
 
 def version_conflict(intent_id: str, expected: int) -> IntegrityError:

@@ -2,8 +2,10 @@
 
 Everything lives in plain dicts and lists behind one lock, so every method sees and leaves a
 consistent state. Intents and events are immutable (frozen models), so the store keeps the objects
-it was given and hands them out again. Sorted lists (``sortedcontainers``) index what is read in
-order: the list pages, the holds the expiry sweep looks for, and the idempotency records by expiry.
+it was given and hands them out again. An idempotency record's response is kept as its JSON text,
+as the SQL stores keep it: a few times smaller than the nested dicts of a whole intent, and out of
+reach of a caller who changes the dict it committed. Sorted lists (``sortedcontainers``) index what
+is read in order: the list pages, the holds the expiry sweep looks for, the records by expiry.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict
 from itertools import islice
-from typing import Any
+from typing import Any, NamedTuple
 
+from pydantic_core import to_json
 from sortedcontainers import SortedList
 
 from payment_intent.domain.model import Event, PaymentIntent, replace
@@ -47,11 +50,19 @@ def _hold(intent: PaymentIntent | None) -> tuple[int, str] | None:
     return (intent.capture_before_at, intent.id)
 
 
+class _Record(NamedTuple):
+    """An idempotency record as kept: its response as JSON text."""
+
+    fingerprint: str
+    created: int
+    expires_at: int
+    response: bytes
+
+
 class InMemoryStore:
     """A store in this process's memory; nothing outlives it. Safe to share between threads.
 
-    Idempotency records and claims are kept as given: the caller must not change a response or
-    ``params`` dict after committing it.
+    Claims are kept as given: a caller must not change a claim's ``params`` after committing it.
     """
 
     def __init__(self) -> None:
@@ -59,7 +70,7 @@ class InMemoryStore:
         self._intents: dict[str, PaymentIntent] = {}
         self._events: list[Event] = []  # the event at position n is self._events[n - 1]
         self._positions: dict[str, int] = {}  # event id -> position
-        self._records: dict[str, IdempotencyRecord] = {}
+        self._records: dict[str, _Record] = {}
         self._records_by_expiry: SortedList[tuple[int, str]] = SortedList()  # (expires_at, key)
         self._claims: dict[str, Claim] = {}  # intent id -> claim
         self._claims_by_key: dict[str, Claim] = {}
@@ -74,7 +85,11 @@ class InMemoryStore:
 
     def idempotency_record(self, key: str) -> IdempotencyRecord | None:
         with self._lock:
-            return self._records.get(key)
+            kept = self._records.get(key)
+        if kept is None:
+            return None
+        fingerprint, created, expires_at, response = kept
+        return IdempotencyRecord(key, fingerprint, created, expires_at, json.loads(response))
 
     def claim(self, intent_id: str) -> Claim | None:
         with self._lock:
@@ -149,12 +164,16 @@ class InMemoryStore:
     # -- writes --------------------------------------------------------------------------------
 
     def commit(self, commit: Commit) -> None:
-        if commit.claim is not None and commit.intent is not None:
-            raise ValueError("A commit that takes a claim writes no intent (Commit.intent=None).")
+        if commit.claim is not None and (
+            commit.intent or commit.events or commit.idempotency or commit.settles
+        ):
+            raise ValueError("A commit that takes a claim writes nothing else (only Commit.claim).")
+        record = commit.idempotency
+        response = to_json(record.response) if record is not None else b""
         with self._lock:
             self._check(commit)
             # Every check passed, and nothing below can fail: the commit is all or nothing.
-            self._apply(commit)
+            self._apply(commit, response)
 
     def _check(self, commit: Commit) -> None:
         """Raise IntegrityError if the commit cannot be applied as a whole."""
@@ -181,12 +200,9 @@ class InMemoryStore:
         claim = commit.claim
         if claim is not None:
             self._check_version(claim.intent_id, claim.expected_version)
-            self._check_unclaimed(claim.intent_id, settled)
+            self._check_unclaimed(claim.intent_id, None)
             if claim.idempotency_key is not None:
-                written = (
-                    record if record is not None and record.key == claim.idempotency_key else None
-                )
-                self._check_key_free(claim.idempotency_key, claim.created, settled, written)
+                self._check_key_free(claim.idempotency_key, claim.created, None)
 
     def _check_version(self, intent_id: str, expected: int) -> None:
         stored = self._intents.get(intent_id)
@@ -205,23 +221,17 @@ class InMemoryStore:
                 "request."
             )
 
-    def _check_key_free(
-        self,
-        key: str,
-        created: int,
-        settled: Claim | None,
-        written: IdempotencyRecord | None = None,
-    ) -> None:
+    def _check_key_free(self, key: str, created: int, settled: Claim | None) -> None:
         """A key is free at ``created`` when no claim holds it (other than the one being settled)
-        and no record that is still live then has it (``written``: the one this commit writes)."""
+        and no record that is still live then has it."""
         held = self._claims_by_key.get(key)
         if held is not None and held is not settled:
             raise IntegrityError(f"Idempotency key {key!r} is claimed by a concurrent request.")
-        stored = written if written is not None else self._records.get(key)
+        stored = self._records.get(key)
         if stored is not None and stored.expires_at > created:
             raise IntegrityError(f"Idempotency key {key!r} was used by a concurrent request.")
 
-    def _apply(self, commit: Commit) -> None:
+    def _apply(self, commit: Commit, response: bytes) -> None:
         if commit.settles is not None:
             self._release(self._claims[commit.settles.intent_id])
         if commit.intent is not None:
@@ -238,7 +248,8 @@ class InMemoryStore:
             replaced = self._records.get(record.key)
             if replaced is not None:
                 self._records_by_expiry.remove((replaced.expires_at, record.key))
-            self._records[record.key] = record
+            kept = _Record(record.fingerprint, record.created, record.expires_at, response)
+            self._records[record.key] = kept
             self._records_by_expiry.add((record.expires_at, record.key))
         claim = commit.claim
         if claim is not None:
@@ -287,14 +298,15 @@ class InMemoryStore:
         """Everything stored, serialised deterministically: equal bytes mean equal contents."""
 
         def dump(value: Any) -> str:
-            return json.dumps(asdict(value), sort_keys=True)
+            return json.dumps(value, sort_keys=True)
 
         with self._lock:
+            records = {k: (*v[:3], json.loads(v.response)) for k, v in self._records.items()}
             state = {
                 "intents": {k: v.model_dump_json() for k, v in sorted(self._intents.items())},
                 "events": [event.model_dump_json() for event in self._events],
-                "idempotency": {k: dump(v) for k, v in sorted(self._records.items())},
-                "claims": {k: dump(v) for k, v in sorted(self._claims.items())},
+                "idempotency": {k: dump(v) for k, v in sorted(records.items())},
+                "claims": {k: dump(asdict(v)) for k, v in sorted(self._claims.items())},
             }
         return json.dumps(state, sort_keys=True).encode()
 

@@ -581,13 +581,24 @@ class StoreContract(ABC):
         with pytest.raises(IntegrityError):
             store.commit(Commit(None, 0, idempotency=make_record("held", created=T0 + 30 * DAY)))
 
-    def test_a_commit_that_takes_a_claim_cannot_also_write_an_intent(self, store: Store) -> None:
+    def test_a_commit_that_takes_a_claim_writes_nothing_else(self, store: Store) -> None:
         intent = insert(store, make_intent())
         changed = next_version(intent)
-        with pytest.raises(ValueError, match="claim"):
-            store.commit(Commit(changed, 1, claim=make_claim(intent.id, 1)))
+        held = make_claim(intent.id, 1, "att_held")
+        store.commit(Commit(None, 0, claim=held))
+        claim = make_claim(intent.id, 1)
+        for mixed in (
+            Commit(changed, 1, claim=claim),
+            Commit(None, 0, (make_event(intent),), claim=claim),
+            Commit(None, 0, idempotency=make_record("k"), claim=claim),
+            Commit(None, 0, claim=claim, settles=held),
+        ):
+            with pytest.raises(ValueError, match="claim"):
+                store.commit(mixed)
         assert store.load(intent.id) == intent
-        assert store.claim(intent.id) is None
+        assert store.claim(intent.id) == held
+        assert store.idempotency_record("k") is None
+        assert len(all_events(store)) == 1
 
     # -- values a database cannot hold -----------------------------------------------------------
 
