@@ -394,14 +394,7 @@ LAYERS = (
     ),
     ("transitions", ("/transitions/", "payment_intent/domain/lifecycle.py")),
     ("ids/events", ("payment_intent/ids.py",)),
-    (
-        "store",
-        (
-            "payment_intent/adapters/memory.py",
-            "payment_intent/adapters/_plain.py",
-            "payment_intent/adapters/_sorted.py",
-        ),
-    ),
+    ("store", ("payment_intent/adapters/memory.py", "sortedcontainers")),
     ("domain", ("payment_intent/domain/",)),
     (
         "service",

@@ -187,9 +187,8 @@ def postgres_server() -> Iterator[str]:
     given = os.environ.get("PAYMENT_INTENT_TEST_POSTGRES")
     try:
         import psycopg  # noqa: F401
-        import psycopg_pool  # noqa: F401
     except ImportError:
-        _missing("psycopg and psycopg-pool are not installed (`pip install -e '.[postgres]'`).")
+        _missing("psycopg is not installed (`pip install -e '.[postgres]'`).")
     if given:
         yield given
         return
