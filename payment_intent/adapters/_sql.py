@@ -141,7 +141,11 @@ def load_claim(row: tuple[Any, ...]) -> Claim:
 
 
 def list_sql(
-    query: ListQuery, placeholder: str, body: str = "body", lapsed_index: str = ""
+    query: ListQuery,
+    placeholder: str,
+    body: str = "body",
+    lapsed_index: str = "",
+    limit_each_arm: bool = False,
 ) -> tuple[str, list[Any]]:
     """The SELECT for one list page, returning ``(created, id, body)`` rows, and its parameters.
 
@@ -153,8 +157,9 @@ def list_sql(
     A hold whose ``capture_before_at`` is at or before ``query.now`` has lapsed and counts as
     canceled. ``requires_capture`` walks its index past the lapsed holds; ``canceled`` is the union
     of its own index walk and the lapsed holds found through the partial expiry index
-    (``lapsed_index`` names it for SQLite). Either way the extra rows are the holds the sweep has
-    not yet expired, which it keeps few.
+    (``lapsed_index`` names it for SQLite; ``limit_each_arm`` gives each arm its own ORDER BY and
+    LIMIT, for PostgreSQL). Either way the extra rows are the holds the sweep has not yet expired,
+    which it keeps few.
     """
     p = placeholder
     # ``before`` walks up from the cursor (oldest first); the service turns the page around.
@@ -186,13 +191,19 @@ def list_sql(
 
     if query.status is Status.CANCELED:
         # Both arms come out in page order (the first from its index, the second sorted from the
-        # few lapsed holds), and the union stops once the page is full.
+        # few lapsed holds), and the union stops once the page is full. SQLite's union merges
+        # its arms lazily; PostgreSQL's planner walks the index only for an arm with its own
+        # ORDER BY and LIMIT, and would otherwise read every canceled intent and sort them.
         canceled, canceled_params = select(f"status = '{CANCELED}'", [])
         lapsed, lapsed_params = select(
             f"status = '{HELD}' AND capture_before_at <= {p}",
             [query.now],
             f" {lapsed_index}" if lapsed_index else "",
         )
+        if limit_each_arm:
+            sql = f"({canceled}{order}) UNION ALL ({lapsed}{order}){order}"
+            params = [*canceled_params, query.limit, *lapsed_params, query.limit]
+            return sql, [*params, query.limit]
         sql = f"{canceled} UNION ALL {lapsed}{order}"
         return sql, [*canceled_params, *lapsed_params, query.limit]
     if query.status is Status.REQUIRES_CAPTURE:

@@ -459,7 +459,7 @@ class PostgresStore:
         return _sql.load_claim(row) if row is not None else None
 
     def list_intents(self, query: ListQuery) -> list[PaymentIntent]:
-        statement, params = _sql.list_sql(query, "%s", body="body::text")
+        statement, params = _sql.list_sql(query, "%s", body="body::text", limit_each_arm=True)
         # Never prepared: the right index depends on the values (a rare status walks its own
         # index, a common one may walk (created, id)), and a prepared statement may settle on
         # one generic plan for every value. Planning a page costs a fraction of a millisecond.

@@ -15,6 +15,7 @@ from payment_intent.domain.status import EventType
 from payment_intent.errors import InvalidRequestError
 from payment_intent.ports import Commit, IntegrityError, OperationalError
 from payment_intent.testing.contract import (
+    T0,
     StoreContract,
     advance,
     all_events,
@@ -243,3 +244,28 @@ def test_a_conflicting_commit_writes_nothing_of_its_record_or_events(postgres_ds
         assert intent.id in str(raised.value)
         assert store.idempotency_record("key-2") is None
         assert [e.sequence for e in all_events(store)] == [1, 2]
+
+
+@pytest.mark.parametrize("customer", [None, "cus_1"])
+def test_a_canceled_page_walks_an_index_not_every_canceled_intent(
+    postgres_dsn: str, customer: str | None
+) -> None:
+    """Canceled is the union of canceled intents and lapsed holds: each arm is limited, so the
+    planner walks the index for the first one instead of reading and sorting all of them."""
+    from payment_intent.adapters import _sql
+    from payment_intent.domain.status import Status
+    from payment_intent.ports import ListQuery
+
+    with _store(postgres_dsn) as store, store._connection() as connection:
+        connection.execute(
+            "INSERT INTO payment_intents"
+            " (id, version, created, customer, status, capture_before_at, body)"
+            " SELECT 'pi_' || n, 1, n, 'cus_' || (n % 10), 'canceled', NULL, '{}'::json"
+            " FROM generate_series(1, 20000) AS n"
+        )
+        connection.execute("ANALYZE payment_intents")
+        query = ListQuery(limit=11, now=T0, customer=customer, status=Status.CANCELED)
+        sql, params = _sql.list_sql(query, "%s", body="body::text", limit_each_arm=True)
+        plan = "\n".join(row[0] for row in connection.execute(f"EXPLAIN {sql}", params))
+    assert "Seq Scan" not in plan, plan
+    assert "Index Scan Backward using payment_intents_by_" in plan, plan
