@@ -55,7 +55,7 @@ from payment_intent.ports import (
 )
 from payment_intent.service import PaymentIntents
 
-__all__ = ["StoreContract"]
+__all__ = ["BatchStoreContract", "StoreContract"]
 
 T0 = 1_700_000_000
 DAY = 24 * 3600
@@ -1192,60 +1192,6 @@ class StoreContract(ABC):
                 assert store.claim_for_key("shared") is None
                 assert store.idempotency_record("shared") == records[winners[0]]
 
-    # -- batches (a BatchStore's commit_many) ----------------------------------------------------
-
-    @pytest.fixture
-    def batch_store(self, store: Store) -> BatchStore:
-        if not isinstance(store, BatchStore):
-            pytest.skip(f"{type(store).__name__} writes one commit at a time (no commit_many)")
-        return store
-
-    def test_a_batch_writes_each_commit_as_if_alone_and_reports_each_conflict_in_place(
-        self, batch_store: BatchStore
-    ) -> None:
-        store = batch_store
-        held = insert(store, make_intent(status=Status.REQUIRES_CAPTURE))
-        raced = insert(store, make_intent())
-        claimed = insert(store, make_intent())
-        store.commit(Commit(None, 0, idempotency=make_record("taken")))
-        store.commit(Commit(None, 0, claim=make_claim(claimed.id, 1)))
-        moved_on = advance(store, raced)  # raced is now one version behind
-
-        new = make_intent()
-        expired = next_version(held, status=Status.CANCELED)
-        stale = next_version(raced, status=Status.CANCELED)
-        unsettled = next_version(claimed, status=Status.CANCELED)
-        results = store.commit_many(
-            [
-                Commit(new, 0, (make_event(new),), make_record("fresh")),
-                Commit(stale, raced.version, (make_event(stale, EventType.CANCELED),)),
-                Commit(expired, held.version, (make_event(expired, EventType.CANCELED),)),
-                Commit(None, 0, idempotency=make_record("taken")),
-                Commit(next_version(new), 5),  # a version that cannot follow the expected one
-                Commit(unsettled, claimed.version, (make_event(unsettled),)),
-            ]
-        )
-
-        assert [result is None for result in results] == [True, False, True, False, False, False]
-        assert all(isinstance(r, IntegrityError) for r in results if r is not None)
-        assert raced.id in str(results[1])
-        assert "taken" in str(results[3])
-        assert store.load(new.id) == new
-        assert store.load(held.id) == expired
-        assert store.load(raced.id) == moved_on
-        assert store.load(claimed.id) == claimed
-        assert store.idempotency_record("fresh") == make_record("fresh")
-        feed = all_events(store)
-        assert [event.sequence for event in feed] == list(range(1, len(feed) + 1))
-        assert [(event.intent_id, event.type) for event in feed[-2:]] == [
-            (new.id, EventType.CREATED.value),
-            (held.id, EventType.CANCELED.value),
-        ]
-
-    def test_an_empty_batch_writes_nothing(self, batch_store: BatchStore) -> None:
-        assert batch_store.commit_many([]) == []
-        assert all_events(batch_store) == []
-
     # -- through the service -------------------------------------------------------------------
 
     @pytest.fixture
@@ -1367,6 +1313,63 @@ def _or_data_error(read: Callable[[], object]) -> object:
         return read()
     except DataError:
         return DataError
+
+
+class BatchStoreContract(StoreContract):
+    """Everything of :class:`StoreContract`, and ``commit_many``: subclass it instead for a store
+    that is a :class:`~payment_intent.ports.BatchStore`."""
+
+    @abstractmethod
+    def make_store(self, tmp_path: Path) -> BatchStore:
+        """A new, empty store. ``tmp_path`` is a fresh directory the store may keep files in."""
+
+    def test_the_store_satisfies_the_batch_store_protocol(self, store: BatchStore) -> None:
+        assert isinstance(store, BatchStore)
+
+    def test_a_batch_writes_each_commit_as_if_alone_and_reports_each_conflict_in_place(
+        self, store: BatchStore
+    ) -> None:
+        held = insert(store, make_intent(status=Status.REQUIRES_CAPTURE))
+        raced = insert(store, make_intent())
+        claimed = insert(store, make_intent())
+        store.commit(Commit(None, 0, idempotency=make_record("taken")))
+        store.commit(Commit(None, 0, claim=make_claim(claimed.id, 1)))
+        moved_on = advance(store, raced)  # raced is now one version behind
+
+        new = make_intent()
+        expired = next_version(held, status=Status.CANCELED)
+        stale = next_version(raced, status=Status.CANCELED)
+        unsettled = next_version(claimed, status=Status.CANCELED)
+        results = store.commit_many(
+            [
+                Commit(new, 0, (make_event(new),), make_record("fresh")),
+                Commit(stale, raced.version, (make_event(stale, EventType.CANCELED),)),
+                Commit(expired, held.version, (make_event(expired, EventType.CANCELED),)),
+                Commit(None, 0, idempotency=make_record("taken")),
+                Commit(next_version(new), 5),  # a version that cannot follow the expected one
+                Commit(unsettled, claimed.version, (make_event(unsettled),)),
+            ]
+        )
+
+        assert [result is None for result in results] == [True, False, True, False, False, False]
+        assert all(isinstance(r, IntegrityError) for r in results if r is not None)
+        assert raced.id in str(results[1])
+        assert "taken" in str(results[3])
+        assert store.load(new.id) == new
+        assert store.load(held.id) == expired
+        assert store.load(raced.id) == moved_on
+        assert store.load(claimed.id) == claimed
+        assert store.idempotency_record("fresh") == make_record("fresh")
+        feed = all_events(store)
+        assert [event.sequence for event in feed] == list(range(1, len(feed) + 1))
+        assert [(event.intent_id, event.type) for event in feed[-2:]] == [
+            (new.id, EventType.CREATED.value),
+            (held.id, EventType.CANCELED.value),
+        ]
+
+    def test_an_empty_batch_writes_nothing(self, store: BatchStore) -> None:
+        assert store.commit_many([]) == []
+        assert all_events(store) == []
 
 
 class _LoadHook:

@@ -16,7 +16,7 @@ from payment_intent.errors import InvalidRequestError
 from payment_intent.ports import Commit, IntegrityError, OperationalError
 from payment_intent.testing.contract import (
     T0,
-    StoreContract,
+    BatchStoreContract,
     advance,
     all_events,
     insert,
@@ -33,7 +33,7 @@ def _store(dsn: str, **options: Any) -> Any:
     return PostgresStore(dsn, **options)
 
 
-class TestPostgresStore(StoreContract):
+class TestPostgresStore(BatchStoreContract):
     @pytest.fixture(autouse=True)
     def _dsn(self, postgres_dsn: str) -> None:
         self.dsn = postgres_dsn

@@ -27,7 +27,7 @@ from payment_intent.ports import (
     StorageError,
 )
 from payment_intent.testing.contract import (
-    StoreContract,
+    BatchStoreContract,
     advance,
     all_events,
     insert,
@@ -39,7 +39,7 @@ from payment_intent.testing.contract import (
 )
 
 
-class TestSQLiteStore(StoreContract):
+class TestSQLiteStore(BatchStoreContract):
     def make_store(self, tmp_path: Path) -> SQLiteStore:
         return SQLiteStore(tmp_path / "intents.db")
 
