@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 from pydantic_core import to_json
 from sortedcontainers import SortedList
 
-from payment_intent.domain.model import Event, PaymentIntent, replace
+from payment_intent.domain.model import Event, PaymentIntent
 from payment_intent.domain.status import Status
 from payment_intent.ports import Claim, Commit, IdempotencyRecord, IntegrityError, ListQuery
 
@@ -238,7 +238,7 @@ class InMemoryStore:
             self._write(commit.intent)
         for event in commit.events:
             position = len(self._events) + 1
-            self._events.append(replace(event, sequence=position))
+            self._events.append(event.model_copy(update={"sequence": position}))
             self._positions[event.id] = position
         record = commit.idempotency
         if record is not None:

@@ -90,8 +90,9 @@ class SimulatedProcessor:
         return Approved() if succeed else _SETTLEMENT_FAILED
 
     def capture(self, attempt: Attempt, amount: int) -> Outcome:
-        # A test-mode hold is always collectable; the service has checked the amount against it.
+        """A test hold is always there to be captured, in full or in part."""
         return Approved()
 
     def release(self, attempt: Attempt) -> Outcome:
+        """A test hold is always released on request."""
         return Approved()
