@@ -1,9 +1,9 @@
-"""What the SQL stores share: the row shape of an intent, an event and an idempotency record, and
-the one query that serves a list page.
+"""What the SQL stores share: the row shape of an intent, an event, an idempotency record and a
+claim, and the query that serves a list page.
 
 SQLite and PostgreSQL differ only in their placeholder (``?`` / ``%s``) and in a few DDL words, so
 the rules that must agree between them (which columns are indexed, how a page is cut, how ties are
-broken) are written once, here.
+broken, when a hold counts as lapsed) are written once, here.
 """
 
 from __future__ import annotations
@@ -11,17 +11,27 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pydantic_core import to_json
+from pydantic_core import PydanticSerializationError, to_json
 
-from payment_intent.domain.errors import ConcurrencyError
 from payment_intent.domain.model import Event, PaymentIntent
 from payment_intent.domain.status import Status
-from payment_intent.ports import IdempotencyRecord, ListQuery
+from payment_intent.ports import Claim, Commit, IdempotencyRecord, IntegrityError, ListQuery
 
 #: The status whose intents the expiry sweep visits; a literal in SQL so partial indexes apply.
 HELD = Status.REQUIRES_CAPTURE.value
+CANCELED = Status.CANCELED.value
+
+#: What a value the database cannot hold raises while a row is being made: a lone surrogate
+#: cannot be encoded as UTF-8 (by pydantic or the driver), an integer may not fit 64 bits.
+UNREPRESENTABLE = (UnicodeError, OverflowError, PydanticSerializationError)
 
 IntentRow = tuple[str, int, int, str | None, str, int | None, str]
+ClaimRow = tuple[str, str, int, str, str, str | None, str, int, int]
+
+CLAIM_COLUMNS = (
+    "intent_id, attempt_id, expected_version, operation, params, idempotency_key, fingerprint,"
+    " created, expires_at"
+)
 
 
 def intent_row(intent: PaymentIntent) -> IntentRow:
@@ -100,62 +110,150 @@ def load_record(row: tuple[Any, ...]) -> IdempotencyRecord:
     )
 
 
-def list_sql(query: ListQuery, placeholder: str, body: str = "body") -> tuple[str, list[Any]]:
-    """The SELECT for one list page and its parameters.
+def claim_row(claim: Claim) -> ClaimRow:
+    """The claim's columns in the order of ``CLAIM_COLUMNS``, ``params`` as JSON."""
+    return (
+        claim.intent_id,
+        claim.attempt_id,
+        claim.expected_version,
+        claim.operation,
+        to_json(claim.params).decode(),
+        claim.idempotency_key,
+        claim.fingerprint,
+        claim.created,
+        claim.expires_at,
+    )
+
+
+def load_claim(row: tuple[Any, ...]) -> Claim:
+    intent_id, attempt_id, expected, operation, params, key, fingerprint, created, expires = row
+    return Claim(
+        intent_id=intent_id,
+        attempt_id=attempt_id,
+        expected_version=int(expected),
+        operation=operation,
+        params=json.loads(params),
+        idempotency_key=key,
+        fingerprint=fingerprint,
+        created=int(created),
+        expires_at=int(expires),
+    )
+
+
+def list_sql(
+    query: ListQuery,
+    placeholder: str,
+    body: str = "body",
+    lapsed_index: str = "",
+    limit_each_arm: bool = False,
+) -> tuple[str, list[Any]]:
+    """The SELECT for one list page, returning ``(created, id, body)`` rows, and its parameters.
 
     Equality filters come first and ``(created, id)`` last, matching the indexes
     ``(created, id)``, ``(customer, created, id)``, ``(status, created, id)`` and
     ``(customer, status, created, id)``: a page is a bounded walk of one index, whatever the table
     holds. The cursors are row-value comparisons, which both databases answer from the index.
+
+    A hold whose ``capture_before_at`` is at or before ``query.now`` has lapsed and counts as
+    canceled. ``requires_capture`` walks its index past the lapsed holds; ``canceled`` is the union
+    of its own index walk and the lapsed holds found through the partial expiry index
+    (``lapsed_index`` names it for SQLite; ``limit_each_arm`` gives each arm its own ORDER BY and
+    LIMIT, for PostgreSQL). Either way the extra rows are the holds the sweep has not yet expired,
+    which it keeps few.
     """
-    where: list[str] = []
-    params: list[Any] = []
-    if query.customer is not None:
-        where.append(f"customer = {placeholder}")
-        params.append(query.customer)
-    if query.status is not None:
-        where.append(f"status = {placeholder}")
-        params.append(Status(query.status).value)
-    if query.created_gte is not None:
-        where.append(f"created >= {placeholder}")
-        params.append(query.created_gte)
-    if query.created_lte is not None:
-        where.append(f"created <= {placeholder}")
-        params.append(query.created_lte)
-    if query.after is not None:
-        where.append(f"(created, id) < ({placeholder}, {placeholder})")
-        params.extend(query.after)
-    if query.before is not None:
-        where.append(f"(created, id) > ({placeholder}, {placeholder})")
-        params.extend(query.before)
+    p = placeholder
     # ``before`` walks up from the cursor (oldest first); the service turns the page around.
     direction = "ASC" if query.before is not None else "DESC"
-    sql = (
-        f"SELECT {body} FROM payment_intents"
-        + (" WHERE " + " AND ".join(where) if where else "")
-        + f" ORDER BY created {direction}, id {direction} LIMIT {placeholder}"
+    order = f" ORDER BY created {direction}, id {direction} LIMIT {p}"
+
+    def select(status: str, params: list[Any], index: str = "") -> tuple[str, list[Any]]:
+        """One SELECT of the page's rows, under ``status`` (a condition, maybe empty)."""
+        where, params = [status] if status else [], list(params)
+        if query.customer is not None:
+            where.append(f"customer = {p}")
+            params.append(query.customer)
+        if query.created_gte is not None:
+            where.append(f"created >= {p}")
+            params.append(query.created_gte)
+        if query.created_lte is not None:
+            where.append(f"created <= {p}")
+            params.append(query.created_lte)
+        if query.after is not None:
+            where.append(f"(created, id) < ({p}, {p})")
+            params.extend(query.after)
+        if query.before is not None:
+            where.append(f"(created, id) > ({p}, {p})")
+            params.extend(query.before)
+        sql = f"SELECT created, id, {body} AS body FROM payment_intents{index}" + (
+            " WHERE " + " AND ".join(where) if where else ""
+        )
+        return sql, params
+
+    if query.status is Status.CANCELED:
+        # Both arms come out in page order (the first from its index, the second sorted from the
+        # few lapsed holds), and the union stops once the page is full. SQLite's union merges
+        # its arms lazily; PostgreSQL's planner walks the index only for an arm with its own
+        # ORDER BY and LIMIT, and would otherwise read every canceled intent and sort them.
+        canceled, canceled_params = select(f"status = '{CANCELED}'", [])
+        lapsed, lapsed_params = select(
+            f"status = '{HELD}' AND capture_before_at <= {p}",
+            [query.now],
+            f" {lapsed_index}" if lapsed_index else "",
+        )
+        if limit_each_arm:
+            sql = f"({canceled}{order}) UNION ALL ({lapsed}{order}){order}"
+            params = [*canceled_params, query.limit, *lapsed_params, query.limit]
+            return sql, [*params, query.limit]
+        sql = f"{canceled} UNION ALL {lapsed}{order}"
+        return sql, [*canceled_params, *lapsed_params, query.limit]
+    if query.status is Status.REQUIRES_CAPTURE:
+        status = f"status = '{HELD}' AND (capture_before_at IS NULL OR capture_before_at > {p})"
+        sql, params = select(status, [query.now])
+    elif query.status is not None:
+        sql, params = select(f"status = {p}", [Status(query.status).value])
+    else:
+        sql, params = select("", [])
+    return sql + order, [*params, query.limit]
+
+
+def check_claim_shape(commit: Commit) -> None:
+    """A commit that takes a claim writes nothing else: the claim is the whole of the first of a
+    claimer's two commits."""
+    if commit.claim is not None and (
+        commit.intent or commit.events or commit.idempotency or commit.settles
+    ):
+        raise ValueError("A commit that takes a claim writes nothing else (only Commit.claim).")
+
+
+def version_conflict(intent_id: str, expected: int) -> IntegrityError:
+    return IntegrityError(
+        f"PaymentIntent {intent_id} is not at version {expected}, or another request's claim "
+        "holds it: another request changed it first."
     )
-    params.append(query.limit)
-    return sql, params
 
 
-def version_conflict(intent_id: str, expected: int) -> ConcurrencyError:
-    return ConcurrencyError(
-        f"PaymentIntent {intent_id} is not at version {expected}: another request changed it "
-        "first.",
-        code="concurrent_modification",
+def key_conflict(key: str) -> IntegrityError:
+    return IntegrityError(
+        f"Idempotency key {key!r} was used, or is claimed, by a concurrent request."
     )
 
 
-def key_conflict(key: str) -> ConcurrencyError:
-    return ConcurrencyError(
-        f"Idempotency key {key!r} was used by a concurrent request.",
-        code="concurrent_modification",
+def settled_conflict(claim: Claim) -> IntegrityError:
+    return IntegrityError(
+        f"The claim of attempt {claim.attempt_id} on PaymentIntent {claim.intent_id} is no "
+        "longer held."
     )
 
 
-def bad_version(intent: PaymentIntent, expected: int) -> ConcurrencyError:
-    return ConcurrencyError(
-        f"PaymentIntent {intent.id} version {intent.version} cannot follow version {expected}.",
-        code="concurrent_modification",
+def claim_conflict(claim: Claim) -> IntegrityError:
+    return IntegrityError(
+        f"PaymentIntent {claim.intent_id} could not be claimed at version "
+        f"{claim.expected_version}: it is at another version, already claimed, or its "
+        "idempotency key is taken."
+    )
+
+
+def bad_version(intent: PaymentIntent, expected: int) -> IntegrityError:
+    return IntegrityError(
+        f"PaymentIntent {intent.id} version {intent.version} cannot follow version {expected}."
     )

@@ -1,14 +1,14 @@
 """The PostgreSQL store: one database shared by many processes and hosts.
 
-Needs the ``postgres`` extra (``pip install "payment_intent[postgres]"``: psycopg 3 and
-psycopg-pool). Connections come from a :class:`psycopg_pool.ConnectionPool`; each runs in autocommit
-and a commit is one statement, hence one transaction, at PostgreSQL's default READ COMMITTED
-isolation: one round trip and one WAL flush.
+Needs the ``postgres`` extra (``pip install "payment_intent[postgres]"``: psycopg 3). Each
+connection runs in autocommit and a commit is one statement, hence one transaction, at PostgreSQL's
+default READ COMMITTED isolation: one round trip and one WAL flush.
 
 Optimistic concurrency: an update carries ``WHERE id = ... AND version = ...`` and a new intent
 inserts with ``ON CONFLICT DO NOTHING``; when no row is written, another request got there first.
 Under READ COMMITTED a writer that waited for a row lock re-checks that condition against the
-committed row, so of two racing writers exactly one writes.
+committed row, so of two racing writers exactly one writes. Claims are checked the same way: the
+conditions that two racing commits must agree on sit in the rows they both write (see migration 3).
 
 Event order: a PostgreSQL sequence is *not* commit-ordered (a transaction may draw 7, another 8
 and commit first, and a reader that saw 8 would later miss 7). So event positions come from a
@@ -17,29 +17,54 @@ its last step before inserting the events. Its row lock is held until commit, wh
 short tail of every event-writing commit: the next writer reads the counter only after the previous
 one is committed and visible. Positions are therefore gap-free and in commit order, and a consumer
 resuming after its last position never misses or repeats an event.
+
+Failures speak storage: a lost race is :class:`~payment_intent.ports.IntegrityError`; a server that
+is down, restarting or slow to hand out a lock is :class:`~payment_intent.ports.OperationalError`,
+raised within ``connect_timeout`` (or ``lock_timeout``) rather than after a long wait; a value the
+database cannot hold (a NUL character in text) is :class:`~payment_intent.ports.DataError`. The
+store keeps its own connections (see :class:`_Connections`), so it works again as soon as the
+server accepts connections.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import os
+import selectors
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 import psycopg.errors
-from psycopg import sql
+from psycopg import pq, sql
 from psycopg.conninfo import conninfo_to_dict
-from psycopg_pool import ConnectionPool, PoolTimeout
 
 from payment_intent.adapters import _sql
-from payment_intent.domain.errors import ConcurrencyError, parameter_invalid
+from payment_intent.domain.errors import parameter_invalid
 from payment_intent.domain.model import Event, PaymentIntent
-from payment_intent.ports import Commit, IdempotencyRecord, ListQuery
+from payment_intent.ports import (
+    Claim,
+    Commit,
+    DataError,
+    IdempotencyRecord,
+    IntegrityError,
+    ListQuery,
+    OperationalError,
+    StorageError,
+)
 
-#: SQLSTATEs ``payment_intent_commit_check`` raises: the version or the idempotency key was taken.
+T = TypeVar("T")
+Connection = psycopg.Connection[tuple[Any, ...]]
+
+#: SQLSTATEs ``payment_intent_commit_check`` raises: the version, the key, the settled claim or the
+#: new claim was refused.
 _INTENT_CONFLICT = "PI001"
 _KEY_CONFLICT = "PI002"
+_SETTLE_CONFLICT = "PI003"
+_CLAIM_CONFLICT = "PI004"
 
 #: Forward migrations: entry ``n`` takes a database from schema version ``n`` to ``n + 1``.
 #: The version is kept in ``payment_intent_schema``; a step is never edited once released.
@@ -107,27 +132,195 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         $$""",
         "DROP INDEX payment_intent_events_by_intent",
     ),
+    # 3: claims. A claim lives in its own table; because a statement at READ COMMITTED checks other
+    # tables against the snapshot it started with, the row it must conflict with also carries it:
+    # an intent's claimed_by names the attempt claiming it (every write of the intent requires it to
+    # be empty or settled), and a claimed key holds a reservation in the idempotency table (a row
+    # with claimed_by set and no expiry), so a record or claim racing for the key waits for it.
+    # Also the index the purge of expired records walks, and the check of the new commit shape.
+    (
+        """CREATE TABLE payment_intent_claims (
+            intent_id text COLLATE "C" PRIMARY KEY,
+            attempt_id text NOT NULL,
+            expected_version integer NOT NULL,
+            operation text NOT NULL,
+            params json NOT NULL,
+            idempotency_key text COLLATE "C" UNIQUE,
+            fingerprint text NOT NULL,
+            created bigint NOT NULL,
+            expires_at bigint NOT NULL
+        )""",
+        "ALTER TABLE payment_intents ADD COLUMN claimed_by text",
+        "ALTER TABLE payment_intent_idempotency ADD COLUMN claimed_by text",
+        """CREATE INDEX payment_intent_idempotency_by_expiry
+            ON payment_intent_idempotency (expires_at)""",
+        f"""CREATE FUNCTION payment_intent_commit_check(settled boolean, intent_written boolean,
+                record_written boolean, claimed boolean)
+                RETURNS boolean LANGUAGE plpgsql VOLATILE AS $$
+            BEGIN
+                IF NOT settled THEN
+                    RAISE EXCEPTION 'the settled claim is no longer held'
+                        USING ERRCODE = '{_SETTLE_CONFLICT}';
+                END IF;
+                IF NOT intent_written THEN
+                    RAISE EXCEPTION 'the intent is not at the expected version, or is claimed'
+                        USING ERRCODE = '{_INTENT_CONFLICT}';
+                END IF;
+                IF NOT record_written THEN
+                    RAISE EXCEPTION 'the idempotency key is taken'
+                        USING ERRCODE = '{_KEY_CONFLICT}';
+                END IF;
+                IF NOT claimed THEN
+                    RAISE EXCEPTION 'the claim was refused'
+                        USING ERRCODE = '{_CLAIM_CONFLICT}';
+                END IF;
+                RETURN true;
+            END
+        $$""",
+    ),
 )
 
 #: ``pg_advisory_xact_lock`` key that serialises schema migrations between processes.
 _MIGRATION_LOCK = 0x7061796D656E74  # "payment"
 
-_CONFLICTS = (
+#: A claimed key's reservation never expires: no purge takes it, no record replaces it.
+_RESERVED_UNTIL = 2**63 - 1
+
+#: Errors that mean another transaction won: a unique key, a serialisation check, a deadlock.
+_LOST_RACES = (
     psycopg.errors.UniqueViolation,
     psycopg.errors.SerializationFailure,
     psycopg.errors.DeadlockDetected,
 )
-_TIMEOUTS = (psycopg.errors.LockNotAvailable, psycopg.errors.QueryCanceled)
+
+
+class _Connections:
+    """The store's connections: at most ``max_size``, each lent to one thread at a time.
+
+    A call that finds no idle connection opens one itself, within ``timeout``, so the store works
+    again as soon as the server accepts connections (a pool that reconnects in the background
+    waits out its back-off instead). An idle connection with unread input is dropped before it is
+    lent: the server sends nothing to a healthy idle session, and a restarting server sends its
+    farewell and closes.
+    """
+
+    def __init__(
+        self, dsn: str, max_size: int, timeout: float, configure: Callable[[Connection], None]
+    ) -> None:
+        self._dsn, self._max_size, self._timeout, self._configure = (
+            dsn,
+            max_size,
+            timeout,
+            configure,
+        )
+        self._idle: list[Connection] = []
+        self._open = 0  # lent out or idle
+        self._changed = threading.Condition()
+        self._closed = False
+        self._pid = os.getpid()
+
+    @contextmanager
+    def connection(self) -> Iterator[Connection]:
+        connection = self.take()
+        try:
+            yield connection
+        finally:
+            self.give_back(connection)
+
+    def take(self) -> Connection:
+        deadline = time.monotonic() + self._timeout
+        while True:
+            with self._changed:
+                self._forget_after_fork()
+                while not self._idle and self._open >= self._max_size and not self._closed:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise OperationalError(
+                            f"No PostgreSQL connection came free within {self._timeout:g} s: all "
+                            f"{self._max_size} are in use (raise max_size or connect_timeout)."
+                        )
+                    self._changed.wait(remaining)
+                if self._closed:
+                    raise StorageError("The PostgresStore is closed.")
+                idle = self._idle.pop() if self._idle else None
+                if idle is None:
+                    self._open += 1
+            if idle is None:
+                return self._connect(deadline)
+            if _alive(idle):
+                return idle
+            self._drop(idle)
+
+    def give_back(self, connection: Connection) -> None:
+        healthy = (
+            not connection.closed
+            and connection.info.transaction_status == pq.TransactionStatus.IDLE
+        )
+        with self._changed:
+            if healthy and not self._closed and self._pid == os.getpid():
+                self._idle.append(connection)
+                self._changed.notify()
+                return
+        self._drop(connection)
+
+    def _connect(self, deadline: float) -> Connection:
+        try:
+            # libpq counts its connect_timeout in whole seconds.
+            seconds = max(1, round(deadline - time.monotonic()))
+            connection = psycopg.connect(self._dsn, autocommit=True, connect_timeout=seconds)
+            try:
+                self._configure(connection)
+            except BaseException:
+                connection.close()
+                raise
+            return connection
+        except BaseException as error:
+            with self._changed:
+                self._open -= 1
+                self._changed.notify()
+            if isinstance(error, psycopg.Error):
+                raise OperationalError(f"Could not connect to PostgreSQL: {error}") from error
+            raise
+
+    def _drop(self, connection: Connection) -> None:
+        with self._changed:
+            if self._pid == os.getpid():
+                self._open -= 1
+            self._changed.notify()
+        connection.close()
+
+    def _forget_after_fork(self) -> None:
+        """A forked child must not touch its parent's connections: it starts with none."""
+        if self._pid != os.getpid():
+            self._idle, self._open, self._pid = [], 0, os.getpid()
+
+    def close(self) -> None:
+        with self._changed:
+            self._closed = True
+            idle, self._idle = self._idle, []
+            self._changed.notify_all()
+        for connection in idle:
+            connection.close()
+
+
+def _alive(connection: Connection) -> bool:
+    """Whether an idle connection can be lent: not closed, and nothing unread on its socket."""
+    if connection.closed:
+        return False
+    with selectors.DefaultSelector() as selector:
+        selector.register(connection.fileno(), selectors.EVENT_READ)
+        return not selector.select(0)
 
 
 class PostgresStore:
     """A store in a PostgreSQL database, created and migrated on first use.
 
     ``dsn`` is a libpq connection string or URL; the tables live in the connection's
-    ``search_path`` schema. ``max_size`` bounds the pool; ``lock_timeout`` (seconds) bounds how long
-    a write waits for a row lock before failing with
-    :class:`~payment_intent.errors.ConcurrencyError` (code ``lock_timeout``); ``connect_timeout``
-    bounds how long opening the store waits for the server.
+    ``search_path`` schema. ``max_size`` bounds the connections the store keeps (``min_size`` of
+    them are opened at once). ``connect_timeout`` (seconds) bounds how long a call waits for a
+    connection, a new one from the server or a free one when all are busy; ``lock_timeout``
+    bounds how long a write waits for a row lock. Either raises
+    :class:`~payment_intent.ports.OperationalError`.
     """
 
     migrations: tuple[tuple[str, ...], ...] = MIGRATIONS
@@ -139,7 +332,7 @@ class PostgresStore:
         min_size: int = 1,
         max_size: int = 10,
         lock_timeout: float = 5.0,
-        connect_timeout: float = 10.0,
+        connect_timeout: float = 2.0,
     ) -> None:
         if not isinstance(dsn, str) or not dsn:
             raise parameter_invalid("dsn", "PostgresStore needs a PostgreSQL connection string.")
@@ -156,29 +349,21 @@ class PostgresStore:
             if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds <= 0:
                 raise parameter_invalid(name, f"{name} must be a positive number of seconds.")
         self.lock_timeout = float(lock_timeout)
-        self._pool: ConnectionPool[psycopg.Connection[tuple[Any, ...]]] = ConnectionPool(
-            dsn,
-            min_size=min_size,
-            max_size=max_size,
-            kwargs={"autocommit": True},
-            configure=self._configure,
-            open=False,
-            name="payment_intent",
-        )
-        try:
-            self._pool.open(wait=True, timeout=float(connect_timeout))
-        except PoolTimeout as error:
-            self._pool.close()
-            raise psycopg.OperationalError(
-                f"Could not connect to PostgreSQL within {connect_timeout} s: {error}"
-            ) from error
+        self.connect_timeout = float(connect_timeout)
+        self._connections = _Connections(dsn, max_size, self.connect_timeout, self._configure)
         try:
             self._migrate()
+            opened = [self._connections.take() for _ in range(min_size)]
+            for connection in opened:
+                self._connections.give_back(connection)
+        except psycopg.Error as error:
+            self._connections.close()
+            raise _storage_error(error) from error
         except BaseException:
-            self._pool.close()
+            self._connections.close()
             raise
 
-    def _configure(self, connection: psycopg.Connection[tuple[Any, ...]]) -> None:
+    def _configure(self, connection: Connection) -> None:
         connection.execute(
             sql.SQL("SET lock_timeout = {}").format(
                 sql.Literal(f"{int(self.lock_timeout * 1000)}ms")
@@ -186,8 +371,8 @@ class PostgresStore:
         )
 
     @contextmanager
-    def _connection(self) -> Iterator[psycopg.Connection[tuple[Any, ...]]]:
-        with self._pool.connection() as connection:
+    def _connection(self) -> Iterator[Connection]:
+        with self._connections.connection() as connection:
             yield connection
 
     def _migrate(self) -> None:
@@ -219,76 +404,118 @@ class PostgresStore:
 
     @property
     def schema_version(self) -> int:
-        with self._connection() as connection:
+        def version(connection: Connection) -> int:
             row = connection.execute("SELECT version FROM payment_intent_schema").fetchone()
-        return int(row[0]) if row is not None else 0
+            return int(row[0]) if row is not None else 0
+
+        return self._repeatable(version)
 
     # -- reads ---------------------------------------------------------------------------------
 
+    def _repeatable(self, work: Callable[[Connection], T]) -> T:
+        """Run ``work`` (a read, or a write that may be repeated); once more on a fresh connection
+        if the first one broke."""
+        for attempt in (1, 2):
+            with self._connection() as connection:
+                try:
+                    return work(connection)
+                except (psycopg.Error, *_sql.UNREPRESENTABLE) as error:
+                    if attempt == 2 or not connection.broken:
+                        raise _storage_error(error) from error
+        raise AssertionError("unreachable: the second attempt returns or raises")
+
     def load(self, intent_id: str) -> PaymentIntent | None:
-        with self._connection() as connection:
-            row = connection.execute(
+        row = self._repeatable(
+            lambda connection: connection.execute(
                 "SELECT body::text FROM payment_intents WHERE id = %s", (intent_id,)
             ).fetchone()
+        )
         return PaymentIntent.model_validate_json(row[0]) if row is not None else None
 
     def idempotency_record(self, key: str) -> IdempotencyRecord | None:
-        with self._connection() as connection:
-            row = connection.execute(
+        # A row with claimed_by set is a claim's reservation of the key, not a record.
+        row = self._repeatable(
+            lambda connection: connection.execute(
                 "SELECT key, fingerprint, created, expires_at, response::text"
-                " FROM payment_intent_idempotency WHERE key = %s",
+                " FROM payment_intent_idempotency WHERE key = %s AND claimed_by IS NULL",
                 (key,),
             ).fetchone()
+        )
         return _sql.load_record(row) if row is not None else None
 
+    def claim(self, intent_id: str) -> Claim | None:
+        return self._claim("intent_id", intent_id)
+
+    def claim_for_key(self, key: str) -> Claim | None:
+        return self._claim("idempotency_key", key)
+
+    def _claim(self, column: str, value: str) -> Claim | None:
+        columns = _sql.CLAIM_COLUMNS.replace("params", "params::text")
+        row = self._repeatable(
+            lambda connection: connection.execute(
+                f"SELECT {columns} FROM payment_intent_claims WHERE {column} = %s", (value,)
+            ).fetchone()
+        )
+        return _sql.load_claim(row) if row is not None else None
+
     def list_intents(self, query: ListQuery) -> list[PaymentIntent]:
-        statement, params = _sql.list_sql(query, "%s", body="body::text")
-        with self._connection() as connection:
-            # Never prepared: the right index depends on the values (a rare status walks its own
-            # index, a common one may walk (created, id)), and a prepared statement may settle on
-            # one generic plan for every value. Planning a page costs a fraction of a millisecond.
-            rows = connection.execute(statement, params, prepare=False).fetchall()
-        return [PaymentIntent.model_validate_json(body) for (body,) in rows]
+        statement, params = _sql.list_sql(query, "%s", body="body::text", limit_each_arm=True)
+        # Never prepared: the right index depends on the values (a rare status walks its own
+        # index, a common one may walk (created, id)), and a prepared statement may settle on
+        # one generic plan for every value. Planning a page costs a fraction of a millisecond.
+        rows = self._repeatable(
+            lambda connection: connection.execute(statement, params, prepare=False).fetchall()
+        )
+        return [PaymentIntent.model_validate_json(body) for _, _, body in rows]
 
     def due_authorizations(self, now: int, limit: int) -> list[str]:
-        with self._connection() as connection:
-            rows = connection.execute(
+        rows = self._repeatable(
+            lambda connection: connection.execute(
                 "SELECT id FROM payment_intents"
                 f" WHERE status = '{_sql.HELD}' AND capture_before_at <= %s"
                 " ORDER BY capture_before_at, id LIMIT %s",
                 (now, limit),
             ).fetchall()
+        )
         return [intent_id for (intent_id,) in rows]
 
     def event_position(self, event_id: str) -> int | None:
-        with self._connection() as connection:
-            row = connection.execute(
+        row = self._repeatable(
+            lambda connection: connection.execute(
                 "SELECT sequence FROM payment_intent_events WHERE id = %s", (event_id,)
             ).fetchone()
+        )
         return int(row[0]) if row is not None else None
 
     def read_events(self, after_sequence: int, limit: int) -> list[Event]:
-        with self._connection() as connection:
-            rows = connection.execute(
+        rows = self._repeatable(
+            lambda connection: connection.execute(
                 "SELECT sequence, body::text FROM payment_intent_events WHERE sequence > %s"
                 " ORDER BY sequence LIMIT %s",
                 (after_sequence, limit),
             ).fetchall()
+        )
         return [_sql.load_event(int(sequence), body) for sequence, body in rows]
 
-    # -- the one write ---------------------------------------------------------------------------
+    # -- writes --------------------------------------------------------------------------------
 
     def commit(self, commit: Commit) -> None:
-        intent, expected = commit.intent, commit.expected_version
-        if intent is not None and intent.version != expected + 1:
-            raise _sql.bad_version(intent, expected)
-        try:
+        statement = _statement(commit)
+        for attempt in (1, 2):
             with self._connection() as connection:
-                self._write(connection, commit)
-        except psycopg.DatabaseError as error:
-            raise _conflict(error, commit) from error
+                try:
+                    connection.execute(*statement)
+                    return
+                except (psycopg.Error, *_sql.UNREPRESENTABLE) as error:
+                    if attempt == 2 or not connection.broken:
+                        raise _storage_error(error, commit) from error
+                    failure = error
+            # The connection broke with the commit in flight: it may have landed. Look on a fresh
+            # connection, and send it again only if it did not.
+            if self._landed(commit, failure):
+                return
 
-    def commit_many(self, commits: Sequence[Commit]) -> list[ConcurrencyError | None]:
+    def commit_many(self, commits: Sequence[Commit]) -> list[IntegrityError | None]:
         """Apply each commit as if alone, all in one transaction: one WAL flush for the lot.
 
         A commit that conflicts writes nothing (it runs in its own savepoint) and its error takes
@@ -296,32 +523,68 @@ class PostgresStore:
         answer between commits, like the expiry sweep. The event counter's row lock is held until
         the end, so keep batches to a few hundred commits.
         """
-        results: list[ConcurrencyError | None] = []
-        with self._connection() as connection, connection.transaction():
-            for commit in commits:
-                intent, expected = commit.intent, commit.expected_version
-                if intent is not None and intent.version != expected + 1:
-                    results.append(_sql.bad_version(intent, expected))
-                    continue
+        statements: list[tuple[str, dict[str, Any]] | IntegrityError] = []
+        for commit in commits:
+            try:
+                statements.append(_statement(commit))
+            except IntegrityError as error:
+                statements.append(error)
+        for attempt in (1, 2):
+            results: list[IntegrityError | None] = []
+            with self._connection() as connection:
                 try:
-                    with connection.transaction():  # a savepoint
-                        self._write(connection, commit)
-                except psycopg.DatabaseError as error:
-                    results.append(_conflict(error, commit))
-                else:
-                    results.append(None)
-        return results
+                    with connection.transaction():
+                        for commit, statement in zip(commits, statements, strict=True):
+                            if isinstance(statement, IntegrityError):
+                                results.append(statement)
+                                continue
+                            try:
+                                with connection.transaction():  # a savepoint
+                                    connection.execute(*statement)
+                            except psycopg.Error as error:
+                                lost_race = _storage_error(error, commit)
+                                if not isinstance(lost_race, IntegrityError):
+                                    raise
+                                results.append(lost_race)
+                            else:
+                                results.append(None)
+                    return results
+                except (psycopg.Error, *_sql.UNREPRESENTABLE) as error:
+                    if attempt == 2 or not connection.broken:
+                        raise _storage_error(error) from error
+                    failure = error
+            # The batch is one transaction: it landed if its first written commit did.
+            written = [c for c, r in zip(commits, results, strict=False) if r is None]
+            if len(results) == len(commits) and written and self._landed(written[0], failure):
+                return results
+        raise AssertionError("unreachable: the second attempt returns or raises")
 
-    def _write(self, connection: psycopg.Connection[tuple[Any, ...]], commit: Commit) -> None:
-        """Send the commit's one statement: its own transaction in autocommit, or a part of the
-        caller's open one."""
-        connection.execute(*_commit_statement(commit))
+    def _landed(self, commit: Commit, failure: Exception) -> bool:
+        """Whether a commit whose connection broke in flight is stored (read on a fresh connection).
+
+        Raises OperationalError when that cannot be told, the database being unreachable still.
+        """
+        try:
+            with self._connection() as connection:
+                row = connection.execute(*_landed_statement(commit)).fetchone()
+                return row is not None and bool(row[0])
+        except (psycopg.Error, OperationalError) as error:
+            raise OperationalError(
+                f"The connection to PostgreSQL broke while a commit was in flight ({failure}), "
+                f"and whether it was stored cannot be told yet ({error})."
+            ) from failure
+
+    def purge_idempotency(self, now: int, limit: int) -> int:
+        # Deleting what has expired twice deletes nothing more, so this may be repeated too.
+        return self._repeatable(
+            lambda connection: connection.execute(_PURGE_SQL, {"now": now, "limit": limit}).rowcount
+        )
 
     # -- housekeeping ----------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Close the pool's connections; the store cannot be used afterwards."""
-        self._pool.close()
+        """Close the store's connections; the store cannot be used afterwards."""
+        self._connections.close()
 
     def __enter__(self) -> PostgresStore:
         return self
@@ -330,51 +593,130 @@ class PostgresStore:
         self.close()
 
     def __repr__(self) -> str:
-        return f"PostgresStore(pool={self._pool.name!r})"
+        return "PostgresStore()"
 
 
-def _conflict(error: psycopg.DatabaseError, commit: Commit) -> ConcurrencyError:
-    """The ConcurrencyError a failed commit statement means; anything else is raised as it is."""
-    if error.sqlstate == _INTENT_CONFLICT and commit.intent is not None:
-        return _sql.version_conflict(commit.intent.id, commit.expected_version)
-    if error.sqlstate == _KEY_CONFLICT and commit.idempotency is not None:
-        return _sql.key_conflict(commit.idempotency.key)
-    if isinstance(error, _CONFLICTS):
-        return ConcurrencyError(
-            f"A concurrent request changed the same records first: {error}",
-            code="concurrent_modification",
+def _storage_error(error: BaseException, commit: Commit | None = None) -> StorageError:
+    """The port's error for a failure of PostgreSQL, of the connection or of a value."""
+    state = getattr(error, "sqlstate", None)
+    if commit is not None:
+        if state == _INTENT_CONFLICT and commit.intent is not None:
+            return _sql.version_conflict(commit.intent.id, commit.expected_version)
+        if state == _KEY_CONFLICT and commit.idempotency is not None:
+            return _sql.key_conflict(commit.idempotency.key)
+        if state == _SETTLE_CONFLICT and commit.settles is not None:
+            return _sql.settled_conflict(commit.settles)
+        if state == _CLAIM_CONFLICT and commit.claim is not None:
+            return _sql.claim_conflict(commit.claim)
+    if isinstance(error, (*_LOST_RACES, psycopg.IntegrityError)):
+        return IntegrityError(f"A concurrent request changed the same records first: {error}")
+    if isinstance(error, (psycopg.DataError, *_sql.UNREPRESENTABLE)):
+        return DataError(f"PostgreSQL cannot hold a value of this request: {error}")
+    if isinstance(error, psycopg.errors.LockNotAvailable):
+        return OperationalError(
+            f"Another transaction held the same rows past lock_timeout: {error}"
         )
-    if isinstance(error, _TIMEOUTS):
-        return ConcurrencyError(
-            f"A concurrent request held the same records past lock_timeout: {error}",
-            code="lock_timeout",
-        )
-    raise error
+    if isinstance(error, (psycopg.OperationalError, psycopg.InterfaceError)):
+        return OperationalError(f"PostgreSQL failed or could not be reached: {error}")
+    return StorageError(f"PostgreSQL refused the request: {error}")
 
 
+# -- the statements ---------------------------------------------------------------------------
+#
+# A commit is one statement of data-modifying CTEs, all run against one snapshot. Where one part
+# must follow another, it refers to it (PostgreSQL runs the parts in an order of its choosing
+# otherwise): the record after the intent, a claim's key and row after its intent. Every row a
+# commit takes is therefore locked intent first, key second, so racing commits do not deadlock.
+
+_SETTLE_SQL = """settled AS (
+        DELETE FROM payment_intent_claims
+        WHERE intent_id = %(settles_intent)s AND attempt_id = %(settles_attempt)s
+        RETURNING idempotency_key
+    ),
+    unreserved AS (
+        DELETE FROM payment_intent_idempotency
+        WHERE key IN (SELECT idempotency_key FROM settled) AND claimed_by = %(settles_attempt)s
+        {other_key}
+    )"""
+# A claim released by a commit that does not write its intent clears the intent's mark itself.
+_UNMARK_SQL = """unmarked AS (
+        UPDATE payment_intents SET claimed_by = NULL
+        WHERE id = %(settles_intent)s AND claimed_by = %(settles_attempt)s
+    )"""
 _INTENT_SQL = {
     # A new intent: a row that already has the id means another request created it first.
     True: """INSERT INTO payment_intents
         (id, version, created, customer, status, capture_before_at, body)
-        VALUES (%(id)s, %(version)s, %(created)s, %(customer)s, %(status)s, %(due)s, %(body)s)
+        SELECT %(id)s::text, %(version)s::integer, %(created)s::bigint, %(customer)s::text,
+            %(status)s::text, %(due)s::bigint, %(body)s::json
+        WHERE NOT EXISTS (SELECT FROM payment_intent_claims
+            WHERE intent_id = %(id)s AND attempt_id IS DISTINCT FROM %(own_attempt)s)
         ON CONFLICT (id) DO NOTHING RETURNING 1""",
     False: """UPDATE payment_intents SET version = %(version)s, created = %(created)s,
-        customer = %(customer)s, status = %(status)s, capture_before_at = %(due)s, body = %(body)s
-        WHERE id = %(id)s AND version = %(expected)s RETURNING 1""",
+        customer = %(customer)s, status = %(status)s, capture_before_at = %(due)s, body = %(body)s,
+        claimed_by = NULL
+        WHERE id = %(id)s AND version = %(expected)s
+            AND claimed_by IS NOT DISTINCT FROM %(own_attempt)s
+        RETURNING 1""",
 }
-# A key is free when unused or expired by the time of the new request.
-_RECORD_SQL = """INSERT INTO payment_intent_idempotency
-    (key, fingerprint, created, expires_at, response)
-    VALUES (%(key)s, %(fingerprint)s, %(record_created)s, %(expires_at)s, %(response)s)
-    ON CONFLICT (key) DO UPDATE SET fingerprint = excluded.fingerprint,
-        created = excluded.created, expires_at = excluded.expires_at, response = excluded.response
-    WHERE payment_intent_idempotency.expires_at <= excluded.created RETURNING 1"""
+# Up to two records that expired by the new one's time, skipping any another commit is deleting.
+_PURGE_IN_COMMIT_SQL = """purged AS (
+        DELETE FROM payment_intent_idempotency WHERE key IN (
+            SELECT key FROM payment_intent_idempotency
+            WHERE expires_at <= %(record_created)s AND key <> %(key)s
+            ORDER BY expires_at LIMIT 2 FOR UPDATE SKIP LOCKED
+        ) AND expires_at <= %(record_created)s
+    )"""
+# A key is free when unused or expired by the new request, or reserved by the claim it settles.
+_RECORD_SQL = """record AS (
+        INSERT INTO payment_intent_idempotency (key, fingerprint, created, expires_at, response)
+        SELECT %(key)s::text, %(fingerprint)s::text, %(record_created)s::bigint,
+            %(expires_at)s::bigint, %(response)s::json
+        {after_intent}
+        ON CONFLICT (key) DO UPDATE SET fingerprint = excluded.fingerprint,
+            created = excluded.created, expires_at = excluded.expires_at,
+            response = excluded.response, claimed_by = NULL
+        WHERE payment_intent_idempotency.expires_at <= excluded.created
+            OR payment_intent_idempotency.claimed_by = %(settles_attempt)s
+        RETURNING 1
+    )"""
+_CLAIM_INTENT_SQL = {
+    # An intent not yet stored: its id is new, from the command that claims it.
+    True: """claim_intent AS (
+        SELECT 1 WHERE NOT EXISTS (SELECT FROM payment_intents WHERE id = %(claim_intent)s)
+    )""",
+    False: """claim_intent AS (
+        UPDATE payment_intents SET claimed_by = %(claim_attempt)s
+        WHERE id = %(claim_intent)s AND version = %(claim_expected)s AND claimed_by IS NULL
+        RETURNING 1
+    )""",
+}
+_RESERVE_SQL = """reserved AS (
+        INSERT INTO payment_intent_idempotency
+            (key, fingerprint, created, expires_at, response, claimed_by)
+        SELECT %(claim_key)s::text, %(claim_fingerprint)s::text, %(claim_created)s::bigint,
+            %(reserved_until)s::bigint, 'null'::json, %(claim_attempt)s::text
+        WHERE EXISTS (SELECT FROM claim_intent)
+        ON CONFLICT (key) DO UPDATE SET fingerprint = excluded.fingerprint,
+            created = excluded.created, expires_at = excluded.expires_at,
+            response = excluded.response, claimed_by = excluded.claimed_by
+        WHERE payment_intent_idempotency.expires_at <= excluded.created
+        RETURNING 1
+    )"""
+_CLAIM_SQL = f"""claim AS (
+        INSERT INTO payment_intent_claims ({_sql.CLAIM_COLUMNS})
+        SELECT %(claim_intent)s::text, %(claim_attempt)s::text, %(claim_expected)s::integer,
+            %(claim_operation)s::text, %(claim_params)s::json, %(claim_key)s::text,
+            %(claim_fingerprint)s::text, %(claim_created)s::bigint, %(claim_expires_at)s::bigint
+        WHERE EXISTS (SELECT FROM claim_intent) {{after_reserved}}
+        ON CONFLICT DO NOTHING RETURNING 1
+    )"""
 # Last, and only once the checks passed, so the counter's row lock is held only for the event
 # insert and the commit. The WHERE clause refers to no column of the counter: PostgreSQL runs it
-# once, before it reads (and locks) the row, and that runs the intent and record writes first.
+# once, before it reads (and locks) the row, and that runs the other parts first.
 _EVENTS_SQL = """counter AS (
         UPDATE payment_intent_event_counter SET last_sequence = last_sequence + %(count)s
-        WHERE payment_intent_commit_check({intent}, {record}) RETURNING last_sequence
+        WHERE {check} RETURNING last_sequence
     )
     INSERT INTO payment_intent_events (sequence, id, intent_id, intent_version, type, created, body)
     SELECT counter.last_sequence - %(count)s + event.position, event.id, event.intent_id,
@@ -383,65 +725,157 @@ _EVENTS_SQL = """counter AS (
         %(event_versions)s::integer[], %(event_types)s::text[], %(event_created)s::bigint[],
         %(event_bodies)s::json[])
         WITH ORDINALITY AS event (id, intent_id, intent_version, type, created, body, position)"""
+_PURGE_SQL = """DELETE FROM payment_intent_idempotency WHERE key IN (
+        SELECT key FROM payment_intent_idempotency WHERE expires_at <= %(now)s
+        ORDER BY expires_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED
+    ) AND expires_at <= %(now)s"""
 
 
 @cache
-def _commit_sql(new_intent: bool | None, record: bool, events: bool) -> str:
-    """The one statement for a commit of this shape (``new_intent`` is ``None`` without intent).
+def _commit_sql(
+    new_intent: bool | None,
+    record: bool,
+    events: bool,
+    settles: bool,
+    unmark: bool,
+    new_claim: bool | None,
+    keyed_claim: bool,
+) -> str:
+    """The one statement for a commit of this shape (``new_intent`` / ``new_claim`` are ``None``
+    when the commit writes no intent / takes no claim).
 
-    Data-modifying CTEs all run to completion in one snapshot; the check makes the statement fail
-    (and so roll back as a whole) when the intent or the record found its row taken.
+    The check makes the statement fail, and so roll back as a whole, when a part found its row
+    taken: ``payment_intent_commit_check`` raises the SQLSTATE that says which.
     """
-    parts = []
+    parts: list[str] = []
+    settled = intent = recorded = claimed = "true"
+    if settles:
+        # The claim's reservation of its key goes too, unless this commit's record replaces it.
+        parts.append(_SETTLE_SQL.format(other_key="AND key <> %(key)s" if record else ""))
+        if unmark:
+            parts.append(_UNMARK_SQL)
+        settled = "EXISTS (SELECT FROM settled)"
     if new_intent is not None:
         parts.append(f"intent AS ({_INTENT_SQL[new_intent]})")
+        intent = "EXISTS (SELECT FROM intent)"
     if record:
-        parts.append(f"record AS ({_RECORD_SQL})")
-    intent_check = "EXISTS (SELECT FROM intent)" if new_intent is not None else "true"
-    record_check = "EXISTS (SELECT FROM record)" if record else "true"
+        parts.append(_PURGE_IN_COMMIT_SQL)
+        after_intent = "WHERE EXISTS (SELECT FROM intent)" if new_intent is not None else ""
+        parts.append(_RECORD_SQL.format(after_intent=after_intent))
+        recorded = "EXISTS (SELECT FROM record)"
+    if new_claim is not None:
+        parts.append(_CLAIM_INTENT_SQL[new_claim])
+        if keyed_claim:
+            parts.append(_RESERVE_SQL)
+        after_reserved = "AND EXISTS (SELECT FROM reserved)" if keyed_claim else ""
+        parts.append(_CLAIM_SQL.format(after_reserved=after_reserved))
+        claimed = "EXISTS (SELECT FROM claim)"
+    check = f"payment_intent_commit_check({settled}, {intent}, {recorded}, {claimed})"
     if events:
-        parts.append(_EVENTS_SQL.format(intent=intent_check, record=record_check))
+        parts.append(_EVENTS_SQL.format(check=check))
         return "WITH " + ",\n".join(parts)
-    check = f"SELECT payment_intent_commit_check({intent_check}, {record_check})"
-    return ("WITH " + ",\n".join(parts) + "\n" + check) if parts else check
+    return ("WITH " + ",\n".join(parts) + "\n" if parts else "") + f"SELECT {check}"
 
 
-def _commit_statement(commit: Commit) -> tuple[str, dict[str, Any]]:
+def _statement(commit: Commit) -> tuple[str, dict[str, Any]]:
     """The SQL of one commit and its parameters: one round trip, one implicit transaction."""
-    intent, record = commit.intent, commit.idempotency
-    params: dict[str, Any] = {}
-    body = None
-    if intent is not None:
-        intent_id, version, created, customer, status, due, body = _sql.intent_row(intent)
-        params.update(
-            id=intent_id,
-            version=version,
-            created=created,
-            customer=customer,
-            status=status,
-            due=due,
-            body=body,
-            expected=commit.expected_version,
+    _sql.check_claim_shape(commit)
+    intent, record, claim, settles = commit.intent, commit.idempotency, commit.claim, commit.settles
+    if intent is not None and intent.version != commit.expected_version + 1:
+        raise _sql.bad_version(intent, commit.expected_version)
+    params: dict[str, Any] = {
+        "settles_intent": settles.intent_id if settles is not None else None,
+        "settles_attempt": settles.attempt_id if settles is not None else None,
+    }
+    try:
+        body = None
+        if intent is not None:
+            intent_id, version, created, customer, status, due, body = _sql.intent_row(intent)
+            own = settles is not None and settles.intent_id == intent_id
+            params.update(
+                id=intent_id,
+                version=version,
+                created=created,
+                customer=customer,
+                status=status,
+                due=due,
+                body=body,
+                expected=commit.expected_version,
+                own_attempt=params["settles_attempt"] if own else None,
+            )
+        if record is not None:
+            key, fingerprint, record_created, expires_at, response = _sql.record_row(record)
+            params.update(
+                key=key,
+                fingerprint=fingerprint,
+                record_created=record_created,
+                expires_at=expires_at,
+                response=response,
+            )
+        if claim is not None:
+            names = (
+                *("intent", "attempt", "expected", "operation", "params", "key"),
+                *("fingerprint", "created", "expires_at"),
+            )
+            row = _sql.claim_row(claim)
+            params.update({f"claim_{name}": value for name, value in zip(names, row, strict=True)})
+            params["reserved_until"] = _RESERVED_UNTIL
+        if commit.events:
+            rows = [_sql.event_row(event, intent, body) for event in commit.events]
+            params.update(
+                count=len(rows),
+                event_ids=[row[0] for row in rows],
+                event_intents=[row[1] for row in rows],
+                event_versions=[row[2] for row in rows],
+                event_types=[row[3] for row in rows],
+                event_created=[row[4] for row in rows],
+                event_bodies=[row[5] for row in rows],
+            )
+    except _sql.UNREPRESENTABLE as error:
+        raise DataError(f"PostgreSQL cannot hold a value of this commit: {error}") from error
+    unmark = settles is not None and (intent is None or intent.id != settles.intent_id)
+    shape = _commit_sql(
+        None if intent is None else commit.expected_version == 0,
+        record is not None,
+        bool(commit.events),
+        settles is not None,
+        unmark,
+        None if claim is None else claim.expected_version == 0,
+        claim is not None and claim.idempotency_key is not None,
+    )
+    return shape, params
+
+
+def _landed_statement(commit: Commit) -> tuple[str, tuple[Any, ...]]:
+    """A query whose one value says whether ``commit`` is stored, by what only it wrote."""
+    if commit.intent is not None:
+        body = _sql.intent_row(commit.intent)[6]
+        return (
+            "SELECT EXISTS (SELECT FROM payment_intents WHERE id = %s AND body::text = %s)",
+            (commit.intent.id, body),
         )
-    if record is not None:
-        key, fingerprint, record_created, expires_at, response = _sql.record_row(record)
-        params.update(
-            key=key,
-            fingerprint=fingerprint,
-            record_created=record_created,
-            expires_at=expires_at,
-            response=response,
+    if commit.claim is not None:
+        return (
+            "SELECT EXISTS (SELECT FROM payment_intent_claims"
+            " WHERE intent_id = %s AND attempt_id = %s)",
+            (commit.claim.intent_id, commit.claim.attempt_id),
+        )
+    if commit.idempotency is not None:
+        record = commit.idempotency
+        return (
+            "SELECT EXISTS (SELECT FROM payment_intent_idempotency"
+            " WHERE key = %s AND fingerprint = %s AND created = %s AND claimed_by IS NULL)",
+            (record.key, record.fingerprint, record.created),
+        )
+    if commit.settles is not None:
+        return (
+            "SELECT NOT EXISTS (SELECT FROM payment_intent_claims"
+            " WHERE intent_id = %s AND attempt_id = %s)",
+            (commit.settles.intent_id, commit.settles.attempt_id),
         )
     if commit.events:
-        rows = [_sql.event_row(event, intent, body) for event in commit.events]
-        params.update(
-            count=len(rows),
-            event_ids=[row[0] for row in rows],
-            event_intents=[row[1] for row in rows],
-            event_versions=[row[2] for row in rows],
-            event_types=[row[3] for row in rows],
-            event_created=[row[4] for row in rows],
-            event_bodies=[row[5] for row in rows],
+        return (
+            "SELECT EXISTS (SELECT FROM payment_intent_events WHERE id = %s)",
+            (commit.events[0].id,),
         )
-    new_intent = None if intent is None else commit.expected_version == 0
-    return _commit_sql(new_intent, record is not None, bool(commit.events)), params
+    return "SELECT true", ()

@@ -1,14 +1,21 @@
 """The SQLite store: the embedded default for anything that must outlive the process.
 
-One database file holds intents, their events and idempotency records. The file runs in WAL mode,
-so readers never wait for the writer, with ``synchronous=NORMAL``: a crashed process loses nothing
-it committed (a power cut may lose the last few commits, never consistency). Several threads and
-several processes may share a file: each write is one ``BEGIN IMMEDIATE`` transaction, which SQLite
-runs one at a time across every process, waiting up to ``busy_timeout`` for its turn.
+One database file holds intents, their events, idempotency records and claims. The file runs in WAL
+mode, so readers never wait for the writer, with ``synchronous=NORMAL``: a crashed process loses
+nothing it committed (a power cut may lose the last few commits, never consistency). Several
+threads and several processes may share a file: each write is one ``BEGIN IMMEDIATE``
+transaction, which SQLite runs one at a time across every process, waiting up to ``busy_timeout``
+for its turn. Because writes never overlap, every check a commit makes (the version, a claim, a
+key) is a plain condition inside its transaction.
 
 That serialisation is also what orders the event feed: an event's ``sequence`` is its row id,
 assigned inside the writing transaction, so sequence order is commit order and a reader that
 resumes after its last sequence never misses or repeats an event.
+
+Failures speak storage: a lost race is :class:`~payment_intent.ports.IntegrityError`, a lock held
+past ``busy_timeout`` or a failing file :class:`~payment_intent.ports.OperationalError`, a value
+SQLite cannot hold (an integer beyond 64 bits, a lone surrogate)
+:class:`~payment_intent.ports.DataError`.
 """
 
 from __future__ import annotations
@@ -22,9 +29,18 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from payment_intent.adapters import _sql
-from payment_intent.domain.errors import ConcurrencyError, parameter_invalid
+from payment_intent.domain.errors import parameter_invalid
 from payment_intent.domain.model import Event, PaymentIntent
-from payment_intent.ports import Commit, IdempotencyRecord, ListQuery
+from payment_intent.ports import (
+    Claim,
+    Commit,
+    DataError,
+    IdempotencyRecord,
+    IntegrityError,
+    ListQuery,
+    OperationalError,
+    StorageError,
+)
 
 #: Forward migrations: entry ``n`` takes a file from schema version ``n`` to ``n + 1``.
 #: The file's version is ``PRAGMA user_version``; a step is never edited once released.
@@ -87,6 +103,24 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "DROP TABLE payment_intent_events",
         "ALTER TABLE payment_intent_events_2 RENAME TO payment_intent_events",
     ),
+    # 3: claims, and an index to delete expired idempotency records by. A claim is small and read
+    # by its intent, so the table is clustered on intent_id (WITHOUT ROWID: one B-tree, not two);
+    # the key column is unique where it is set.
+    (
+        """CREATE TABLE payment_intent_claims (
+            intent_id TEXT PRIMARY KEY,
+            attempt_id TEXT NOT NULL,
+            expected_version INTEGER NOT NULL,
+            operation TEXT NOT NULL,
+            params TEXT NOT NULL,
+            idempotency_key TEXT UNIQUE,
+            fingerprint TEXT NOT NULL,
+            created INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL
+        ) WITHOUT ROWID""",
+        """CREATE INDEX payment_intent_idempotency_by_expiry
+            ON payment_intent_idempotency (expires_at)""",
+    ),
 )
 
 #: Pages the write-ahead log may grow to before a commit copies it back into the database file.
@@ -97,28 +131,38 @@ WAL_AUTOCHECKPOINT_PAGES = 16_384
 #: intent indexes of a million-intent file stay cached.
 CACHE_KIB = 32_768
 
+#: A claim held on the intent blocks its writes, unless the commit settled that claim (deleted it
+#: earlier in the same transaction).
+_UNCLAIMED = "NOT EXISTS (SELECT 1 FROM payment_intent_claims WHERE intent_id = ?)"
 _INSERT_INTENT = (
     "INSERT INTO payment_intents"
     " (id, version, created, customer, status, capture_before_at, body)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING"
+    f" SELECT ?, ?, ?, ?, ?, ?, ? WHERE {_UNCLAIMED} ON CONFLICT (id) DO NOTHING"
 )
 # A command changes status, hold and body; ``created`` never, ``customer`` rarely. Naming only the
 # changed columns lets SQLite leave the (created, id) and (customer, created, id) indexes alone;
 # the customer and created conditions send a changed customer to the full update.
 _UPDATE_INTENT = (
     "UPDATE payment_intents SET version = ?, status = ?, capture_before_at = ?, body = ?"
-    " WHERE id = ? AND version = ? AND created = ? AND customer IS ?"
+    f" WHERE id = ? AND version = ? AND created = ? AND customer IS ? AND {_UNCLAIMED}"
 )
 _UPDATE_INTENT_ALL = (
     "UPDATE payment_intents SET version = ?, created = ?, customer = ?,"
     " status = ?, capture_before_at = ?, body = ?"
-    " WHERE id = ? AND version = ?"
+    f" WHERE id = ? AND version = ? AND {_UNCLAIMED}"
 )
-# A key is free when unused or expired by the time of the new request.
+# The records that expired longest ago, through the expiry index; rowids, so the delete does not
+# look each one up by key.
+_PURGE = (
+    "DELETE FROM payment_intent_idempotency WHERE rowid IN (SELECT rowid"
+    " FROM payment_intent_idempotency WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)"
+)
+# A key is free when no claim holds it and its record is unused or expired by the new request.
 _UPSERT_RECORD = (
     "INSERT INTO payment_intent_idempotency"
     " (key, fingerprint, created, expires_at, response)"
-    " VALUES (?, ?, ?, ?, ?)"
+    " SELECT ?, ?, ?, ?, ?"
+    " WHERE NOT EXISTS (SELECT 1 FROM payment_intent_claims WHERE idempotency_key = ?)"
     " ON CONFLICT (key) DO UPDATE SET fingerprint = excluded.fingerprint,"
     " created = excluded.created, expires_at = excluded.expires_at,"
     " response = excluded.response"
@@ -129,6 +173,17 @@ _INSERT_EVENT = (
     " (id, intent_id, intent_version, type, created, body)"
     " VALUES (?, ?, ?, ?, ?, ?)"
 )
+# A claim needs its intent at the expected version (0: not stored) and its key free of live
+# records; the primary and unique keys refuse a second claim of the intent or of the key.
+_INSERT_CLAIM = (
+    f"INSERT INTO payment_intent_claims ({_sql.CLAIM_COLUMNS})"
+    " SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?"
+    " WHERE coalesce((SELECT version FROM payment_intents WHERE id = ?), 0) = ?"
+    " AND NOT EXISTS (SELECT 1 FROM payment_intent_idempotency"
+    " WHERE key = ? AND expires_at > ?)"
+    " ON CONFLICT DO NOTHING"
+)
+_SETTLE = "DELETE FROM payment_intent_claims WHERE intent_id = ? AND attempt_id = ?"
 
 _IDLE_CONNECTIONS = 8
 
@@ -138,7 +193,7 @@ class SQLiteStore:
 
     ``path`` is a file path (``":memory:"`` is refused: a store must be shareable). ``busy_timeout``
     is how many seconds a write waits for another writer before it fails with
-    :class:`~payment_intent.errors.ConcurrencyError` (code ``lock_timeout``).
+    :class:`~payment_intent.ports.OperationalError`.
     """
 
     migrations: tuple[tuple[str, ...], ...] = MIGRATIONS
@@ -189,41 +244,42 @@ class SQLiteStore:
             except sqlite3.OperationalError as error:
                 if not _is_busy(error) or time.monotonic() >= deadline:
                     connection.close()
-                    raise _lock_timeout(error) if _is_busy(error) else error from error
+                    raise
                 time.sleep(0.005)
 
     @contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:
-        """A connection of this process, used by one thread at a time and then kept for reuse."""
+        """A connection of this process, used by one thread at a time and then kept for reuse.
+
+        Every SQLite failure inside becomes the port's error (see :func:`_storage_error`).
+        """
         with self._lock:
             if self._closed:
-                raise sqlite3.ProgrammingError(f"{self!r} is closed.")
+                raise StorageError(f"{self!r} is closed.")
             if self._pid != os.getpid():
                 # A forked child must not touch its parent's connections: forget them.
                 self._idle, self._pid = [], os.getpid()
             connection = self._idle.pop() if self._idle else None
-        if connection is None:
-            connection = self._connect()
         try:
+            if connection is None:
+                connection = self._connect()
             yield connection
+        except (sqlite3.Error, *_sql.UNREPRESENTABLE) as error:
+            raise _storage_error(error, self.busy_timeout) from error
         finally:
-            with self._lock:
-                keep = not self._closed and len(self._idle) < _IDLE_CONNECTIONS
-                if keep:
-                    self._idle.append(connection)
-            if not keep:
-                connection.close()
+            if connection is not None:
+                with self._lock:
+                    keep = not self._closed and len(self._idle) < _IDLE_CONNECTIONS
+                    if keep:
+                        self._idle.append(connection)
+                if not keep:
+                    connection.close()
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         """One write transaction, begun IMMEDIATE so that it holds the write lock from the start."""
         with self._connection() as connection:
-            try:
-                connection.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as error:
-                if _is_busy(error):
-                    raise _lock_timeout(error) from error
-                raise
+            connection.execute("BEGIN IMMEDIATE")
             try:
                 yield connection
                 connection.execute("COMMIT")
@@ -277,11 +333,27 @@ class SQLiteStore:
             ).fetchone()
         return _sql.load_record(row) if row is not None else None
 
+    def claim(self, intent_id: str) -> Claim | None:
+        return self._claim("intent_id", intent_id)
+
+    def claim_for_key(self, key: str) -> Claim | None:
+        return self._claim("idempotency_key", key)
+
+    def _claim(self, column: str, value: str) -> Claim | None:
+        with self._connection() as connection:
+            row = connection.execute(
+                f"SELECT {_sql.CLAIM_COLUMNS} FROM payment_intent_claims WHERE {column} = ?",
+                (value,),
+            ).fetchone()
+        return _sql.load_claim(row) if row is not None else None
+
     def list_intents(self, query: ListQuery) -> list[PaymentIntent]:
-        sql, params = _sql.list_sql(query, "?")
+        # INDEXED BY: without statistics the planner may walk the status index for the lapsed
+        # holds; the partial expiry index holds only live holds, so its walk is the lapsed ones.
+        sql, params = _sql.list_sql(query, "?", lapsed_index="INDEXED BY payment_intents_due")
         with self._connection() as connection:
             rows = connection.execute(sql, params).fetchall()
-        return [PaymentIntent.model_validate_json(body) for (body,) in rows]
+        return [PaymentIntent.model_validate_json(body) for _, _, body in rows]
 
     def due_authorizations(self, now: int, limit: int) -> list[str]:
         with self._connection() as connection:
@@ -311,60 +383,48 @@ class SQLiteStore:
             ).fetchall()
         return [_sql.load_event(sequence, body) for sequence, body in rows]
 
-    # -- the one write ---------------------------------------------------------------------------
+    # -- writes --------------------------------------------------------------------------------
 
     def commit(self, commit: Commit) -> None:
-        # Everything is serialised before the write lock is taken.
-        rows = _Rows(commit)
-        try:
-            with self._transaction() as connection:
-                _write(connection, rows)
-        except sqlite3.IntegrityError as error:
-            raise _integrity_conflict(error) from error
-        except sqlite3.OperationalError as error:
-            if _is_busy(error):
-                raise _lock_timeout(error) from error
-            raise
+        rows = _rows(commit)  # everything is serialised before the write lock is taken
+        with self._transaction() as connection:
+            _write(connection, rows)
 
-    def commit_many(self, commits: Sequence[Commit]) -> list[ConcurrencyError | None]:
+    def commit_many(self, commits: Sequence[Commit]) -> list[IntegrityError | None]:
         """Apply each commit as if alone, all in one transaction: one WAL commit for the lot.
 
         A commit that conflicts writes nothing (it runs in its own savepoint) and its error takes
         its place in the result; ``None`` marks one that was written. For work that needs no
-        answer between commits, like the expiry sweep. Raises ``ConcurrencyError``
-        (``lock_timeout``) when the write lock does not come within ``busy_timeout``.
+        answer between commits, like the expiry sweep.
         """
-        prepared: list[_Rows | ConcurrencyError] = []
+        prepared: list[_Rows | IntegrityError] = []
         for commit in commits:
             try:
-                prepared.append(_Rows(commit))
-            except ConcurrencyError as error:
+                prepared.append(_rows(commit))
+            except IntegrityError as error:
                 prepared.append(error)
-        results: list[ConcurrencyError | None] = []
-        try:
-            with self._transaction() as connection:
-                for rows in prepared:
-                    if isinstance(rows, ConcurrencyError):
-                        results.append(rows)
-                        continue
-                    connection.execute("SAVEPOINT payment_intent_commit")
-                    try:
-                        _write(connection, rows)
-                    except (ConcurrencyError, sqlite3.IntegrityError) as error:
-                        connection.execute("ROLLBACK TO payment_intent_commit")
-                        results.append(
-                            _integrity_conflict(error)
-                            if isinstance(error, sqlite3.IntegrityError)
-                            else error
-                        )
-                    else:
-                        results.append(None)
-                    connection.execute("RELEASE payment_intent_commit")
-        except sqlite3.OperationalError as error:
-            if _is_busy(error):
-                raise _lock_timeout(error) from error
-            raise
+        results: list[IntegrityError | None] = []
+        with self._transaction() as connection:
+            for rows in prepared:
+                if isinstance(rows, IntegrityError):
+                    results.append(rows)
+                    continue
+                connection.execute("SAVEPOINT payment_intent_commit")
+                try:
+                    _write(connection, rows)
+                except (IntegrityError, sqlite3.IntegrityError) as error:
+                    connection.execute("ROLLBACK TO payment_intent_commit")
+                    results.append(
+                        error if isinstance(error, IntegrityError) else _integrity(error)
+                    )
+                else:
+                    results.append(None)
+                connection.execute("RELEASE payment_intent_commit")
         return results
+
+    def purge_idempotency(self, now: int, limit: int) -> int:
+        with self._transaction() as connection:
+            return int(connection.execute(_PURGE, (now, limit)).rowcount)
 
     # -- housekeeping ----------------------------------------------------------------------------
 
@@ -389,7 +449,7 @@ class SQLiteStore:
 class _Rows:
     """A commit's rows, serialised (the intent once: the events' snapshots are the same text)."""
 
-    __slots__ = ("events", "expected", "intent", "record")
+    __slots__ = ("claim", "events", "expected", "intent", "record", "settles")
 
     def __init__(self, commit: Commit) -> None:
         intent, self.expected = commit.intent, commit.expected_version
@@ -400,38 +460,79 @@ class _Rows:
         self.events = [_sql.event_row(event, intent, body) for event in commit.events]
         record = commit.idempotency
         self.record = _sql.record_row(record) if record is not None else None
+        self.claim = commit.claim
+        self.settles = commit.settles
+
+
+def _rows(commit: Commit) -> _Rows:
+    """The commit's rows, or DataError when a value cannot be written as SQLite text."""
+    _sql.check_claim_shape(commit)
+    try:
+        return _Rows(commit)
+    except _sql.UNREPRESENTABLE as error:
+        raise DataError(f"SQLite cannot hold a value of this commit: {error}") from error
 
 
 def _write(connection: sqlite3.Connection, rows: _Rows) -> None:
-    """The statements of one commit, inside the caller's write transaction."""
+    """The statements of one commit, inside the caller's write transaction, each checking what
+    the ones before it left: settle, intent, record, claim, events."""
+    settles = rows.settles
+    if settles is not None:
+        released = connection.execute(_SETTLE, (settles.intent_id, settles.attempt_id)).rowcount
+        if released != 1:
+            raise _sql.settled_conflict(settles)
     row, expected = rows.intent, rows.expected
     if row is not None:
+        intent_id, version, created, customer, status, due, body = row
         if expected == 0:
-            written = connection.execute(_INSERT_INTENT, row).rowcount
+            written = connection.execute(_INSERT_INTENT, (*row, intent_id)).rowcount
         else:
-            intent_id, version, created, customer, status, due, body = row
-            written = connection.execute(
-                _UPDATE_INTENT, (version, status, due, body, intent_id, expected, created, customer)
-            ).rowcount
+            narrow = (version, status, due, body, intent_id, expected, created, customer)
+            written = connection.execute(_UPDATE_INTENT, (*narrow, intent_id)).rowcount
             if written == 0:
-                written = connection.execute(
-                    _UPDATE_INTENT_ALL, (*row[1:], intent_id, expected)
-                ).rowcount
+                everything = (*row[1:], intent_id, expected, intent_id)
+                written = connection.execute(_UPDATE_INTENT_ALL, everything).rowcount
         if written != 1:
-            raise _sql.version_conflict(row[0], expected)
-    if rows.record is not None and connection.execute(_UPSERT_RECORD, rows.record).rowcount != 1:
-        raise _sql.key_conflict(rows.record[0])
+            raise _sql.version_conflict(intent_id, expected)
+    record = rows.record
+    if record is not None:
+        # Each record written deletes up to two expired ones, so the table stays about one
+        # time-to-live long however long the file is used.
+        connection.execute(_PURGE, (record[2], 2))
+        if connection.execute(_UPSERT_RECORD, (*record, record[0])).rowcount != 1:
+            raise _sql.key_conflict(record[0])
+    claim = rows.claim
+    if claim is not None:
+        version_and_key = (claim.intent_id, claim.expected_version, claim.idempotency_key)
+        inserted = connection.execute(
+            _INSERT_CLAIM, (*_sql.claim_row(claim), *version_and_key, claim.created)
+        ).rowcount
+        if inserted != 1:
+            raise _sql.claim_conflict(claim)
     if len(rows.events) == 1:
         connection.execute(_INSERT_EVENT, rows.events[0])
     elif rows.events:
         connection.executemany(_INSERT_EVENT, rows.events)
 
 
-def _integrity_conflict(error: sqlite3.IntegrityError) -> ConcurrencyError:
-    return ConcurrencyError(
-        f"A concurrent request stored the same record first: {error}",
-        code="concurrent_modification",
-    )
+def _storage_error(error: BaseException, busy_timeout: float) -> StorageError:
+    """The port's error for a failure of SQLite or of a value it was given."""
+    if isinstance(error, sqlite3.IntegrityError):
+        return _integrity(error)
+    if isinstance(error, (sqlite3.DataError, *_sql.UNREPRESENTABLE)):
+        return DataError(f"SQLite cannot hold a value of this request: {error}")
+    if isinstance(error, sqlite3.OperationalError) and _is_busy(error):
+        return OperationalError(
+            f"The database stayed locked by another writer for more than busy_timeout "
+            f"({busy_timeout:g} s): {error}"
+        )
+    if isinstance(error, sqlite3.DatabaseError):
+        return OperationalError(f"SQLite failed: {error}")
+    return StorageError(f"SQLite refused the request: {error}")
+
+
+def _integrity(error: sqlite3.IntegrityError) -> IntegrityError:
+    return IntegrityError(f"A concurrent request stored the same record first: {error}")
 
 
 def _user_version(connection: sqlite3.Connection) -> int:
@@ -443,10 +544,3 @@ def _is_busy(error: sqlite3.OperationalError) -> bool:
         sqlite3.SQLITE_BUSY,
         sqlite3.SQLITE_LOCKED,
     ) or "locked" in str(error)
-
-
-def _lock_timeout(error: sqlite3.OperationalError) -> ConcurrencyError:
-    return ConcurrencyError(
-        f"The database stayed locked by another writer past busy_timeout: {error}",
-        code="lock_timeout",
-    )

@@ -19,13 +19,14 @@ from __future__ import annotations
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar, cast
 
 import pytest
 
 from payment_intent.adapters.clocks import ManualClock
-from payment_intent.domain.errors import CardError, ConcurrencyError, InvalidRequestError
+from payment_intent.domain.errors import CardError, InvalidRequestError, PaymentIntentError
 from payment_intent.domain.events import changed as previous_attributes
 from payment_intent.domain.model import (
     CardOptions,
@@ -42,13 +43,24 @@ from payment_intent.domain.status import (
     Status,
 )
 from payment_intent.ids import event_id, new_id
-from payment_intent.ports import Commit, IdempotencyRecord, ListQuery, Store
+from payment_intent.ports import (
+    BatchStore,
+    Claim,
+    Commit,
+    DataError,
+    IdempotencyRecord,
+    IntegrityError,
+    ListQuery,
+    Store,
+)
 from payment_intent.service import PaymentIntents
 
-__all__ = ["StoreContract"]
+__all__ = ["BatchStoreContract", "StoreContract"]
 
 T0 = 1_700_000_000
 DAY = 24 * 3600
+#: The time of the list queries whose intents hold nothing that lapses.
+NOW = T0 + 3600
 
 
 def make_intent(**changes: Any) -> PaymentIntent:
@@ -145,6 +157,27 @@ def make_record(key: str, created: int = T0, ttl: int = DAY, **response: Any) ->
     )
 
 
+def make_claim(
+    intent_id: str,
+    expected_version: int,
+    attempt_id: str = "att_1",
+    key: str | None = None,
+    created: int = T0,
+) -> Claim:
+    """A claim of a confirm, as a command takes it out before it asks the processor."""
+    return Claim(
+        intent_id=intent_id,
+        attempt_id=attempt_id,
+        expected_version=expected_version,
+        operation="confirm",
+        params={"payment_method": "pm_card_visa", "nested": [1, "ü", None, {"deep": True}]},
+        idempotency_key=key,
+        fingerprint=f"fp-{attempt_id}",
+        created=created,
+        expires_at=created + 600,
+    )
+
+
 def next_version(intent: PaymentIntent, **changes: Any) -> PaymentIntent:
     return intent.model_copy(update={"version": intent.version + 1, **changes})
 
@@ -237,30 +270,32 @@ class StoreContract(ABC):
 
     # -- optimistic concurrency ----------------------------------------------------------------
 
-    def test_a_commit_from_a_stale_version_conflicts_and_changes_nothing(
+    def test_a_commit_from_a_stale_version_is_an_integrity_error_and_changes_nothing(
         self, store: Store
     ) -> None:
         first = insert(store, make_intent())
         second = advance(store, first, description="winner")
         events_before = all_events(store)
         loser = next_version(first, description="loser")
-        with pytest.raises(ConcurrencyError) as raised:
+        with pytest.raises(IntegrityError) as raised:
             store.commit(Commit(loser, first.version, (make_event(loser),)))
-        assert raised.value.code in ("concurrent_modification", "lock_timeout")
+        # The store speaks storage; what the API says about a lost race is the service's call.
+        assert not isinstance(raised.value, PaymentIntentError)
+        assert first.id in str(raised.value)
         assert store.load(first.id) == second
         assert all_events(store) == events_before
 
     def test_inserting_an_id_that_exists_conflicts(self, store: Store) -> None:
         original = insert(store, make_intent())
         impostor = make_intent(id=original.id, amount=9999)
-        with pytest.raises(ConcurrencyError):
+        with pytest.raises(IntegrityError):
             store.commit(Commit(impostor, 0, (make_event(impostor),)))
         assert store.load(original.id) == original
         assert len(all_events(store)) == 1
 
     def test_updating_an_intent_that_was_never_stored_conflicts(self, store: Store) -> None:
         ghost = make_intent(version=2)
-        with pytest.raises(ConcurrencyError):
+        with pytest.raises(IntegrityError):
             store.commit(Commit(ghost, 1, (make_event(ghost),)))
         assert store.load(ghost.id) is None
         assert all_events(store) == []
@@ -268,7 +303,7 @@ class StoreContract(ABC):
     def test_a_version_that_does_not_follow_the_expected_one_is_refused(self, store: Store) -> None:
         first = insert(store, make_intent())
         skipping = first.model_copy(update={"version": 3})
-        with pytest.raises(ConcurrencyError):
+        with pytest.raises(IntegrityError):
             store.commit(Commit(skipping, 1))
         assert store.load(first.id) == first
 
@@ -278,7 +313,7 @@ class StoreContract(ABC):
         first = insert(store, make_intent())
         advance(store, first)
         stale = next_version(first, description="stale")
-        with pytest.raises(ConcurrencyError):
+        with pytest.raises(IntegrityError):
             store.commit(
                 Commit(
                     stale,
@@ -294,7 +329,7 @@ class StoreContract(ABC):
         first = insert(store, make_intent())
         store.commit(Commit(None, 0, (), make_record("held", created=T0)))
         second = next_version(first, description="would be lost")
-        with pytest.raises(ConcurrencyError):
+        with pytest.raises(IntegrityError):
             store.commit(
                 Commit(second, 1, (make_event(second),), make_record("held", created=T0 + 60))
             )
@@ -306,7 +341,7 @@ class StoreContract(ABC):
 
     def test_a_failed_commit_leaves_no_gap_in_the_event_sequence(self, store: Store) -> None:
         first = insert(store, make_intent())
-        with pytest.raises(ConcurrencyError):
+        with pytest.raises(IntegrityError):
             insert(store, make_intent(id=first.id))
         insert(store, make_intent())
         assert [event.sequence for event in all_events(store)] == [1, 2]
@@ -335,7 +370,7 @@ class StoreContract(ABC):
     def test_a_live_key_cannot_be_taken_again(self, store: Store) -> None:
         first = make_record("live", created=T0)
         store.commit(Commit(None, 0, (), first))
-        with pytest.raises(ConcurrencyError):
+        with pytest.raises(IntegrityError):
             store.commit(Commit(None, 0, (), make_record("live", created=T0 + DAY - 1)))
         assert store.idempotency_record("live") == first
 
@@ -352,6 +387,270 @@ class StoreContract(ABC):
         store.commit(Commit(None, 0, (), two))
         assert store.idempotency_record("one") == one
         assert store.idempotency_record("two") == two
+
+    # -- expired idempotency records are deleted ------------------------------------------------
+
+    def test_purge_deletes_records_expired_at_or_before_now_oldest_first_up_to_the_limit(
+        self, store: Store
+    ) -> None:
+        live = make_record("live", created=T0 + 10, ttl=10 * DAY)
+        store.commit(Commit(None, 0, (), live))
+        for n in range(5):  # old-n expires at T0 + DAY + n
+            store.commit(Commit(None, 0, (), make_record(f"old-{n}", created=T0 + n)))
+        now = T0 + DAY + 3  # old-0 to old-3 have expired, old-3 exactly now
+        assert store.purge_idempotency(now, 2) == 2
+        gone = [store.idempotency_record(f"old-{n}") is None for n in range(5)]
+        assert gone == [True, True, False, False, False]
+        assert store.purge_idempotency(now, 10) == 2
+        assert store.purge_idempotency(now, 10) == 0
+        assert store.idempotency_record("old-3") is None
+        assert store.idempotency_record("old-4") == make_record("old-4", created=T0 + 4)
+        assert store.idempotency_record("live") == live
+
+    def test_each_commit_that_writes_a_record_deletes_two_records_expired_by_its_created(
+        self, store: Store
+    ) -> None:
+        for n in range(5):  # old-n expires at T0 + DAY + n
+            store.commit(Commit(None, 0, (), make_record(f"old-{n}", created=T0 + n)))
+        intent = insert(store, make_intent())  # no record: deletes nothing
+        later = next_version(intent)
+        store.commit(
+            Commit(later, 1, (make_event(later),), make_record("new", created=T0 + DAY + 3))
+        )
+        gone = [store.idempotency_record(f"old-{n}") is None for n in range(5)]
+        assert gone == [True, True, False, False, False]
+        assert store.idempotency_record("new") == make_record("new", created=T0 + DAY + 3)
+        # old-2 and old-3 had expired by then, old-4 had not.
+        assert store.purge_idempotency(T0 + DAY + 3, 10) == 2
+        assert store.idempotency_record("old-4") is not None
+
+    # -- claims --------------------------------------------------------------------------------
+
+    def test_nothing_is_claimed_in_a_new_store(self, store: Store) -> None:
+        assert store.claim("pi_missing") is None
+        assert store.claim_for_key("missing") is None
+
+    def test_a_claim_reads_back_whole_by_intent_and_by_key_and_changes_no_intent(
+        self, store: Store
+    ) -> None:
+        intent = insert(store, make_intent())
+        claim = make_claim(intent.id, 1, key="confirm-1")
+        store.commit(Commit(None, 0, claim=claim))
+        assert store.claim(intent.id) == claim
+        assert store.claim_for_key("confirm-1") == claim
+        assert store.load(intent.id) == intent
+        assert store.idempotency_record("confirm-1") is None
+        assert len(all_events(store)) == 1
+
+    def test_an_intent_not_yet_stored_is_claimed_at_version_0_and_created_by_the_settling_commit(
+        self, store: Store
+    ) -> None:
+        fresh = make_intent()
+        claim = make_claim(fresh.id, 0)
+        store.commit(Commit(None, 0, claim=claim))
+        assert store.claim(fresh.id) == claim
+        assert store.load(fresh.id) is None
+        store.commit(Commit(fresh, 0, (make_event(fresh),), settles=claim))
+        assert store.load(fresh.id) == fresh
+        assert store.claim(fresh.id) is None
+
+    def test_a_claim_for_another_version_than_the_stored_one_is_refused(self, store: Store) -> None:
+        first = insert(store, make_intent())
+        advance(store, first)
+        for stale in (make_claim(first.id, 1), make_claim(first.id, 0), make_claim(first.id, 3)):
+            with pytest.raises(IntegrityError):
+                store.commit(Commit(None, 0, claim=stale))
+        with pytest.raises(IntegrityError):
+            store.commit(Commit(None, 0, claim=make_claim(new_id("pi"), 1)))  # never stored
+        assert store.claim(first.id) is None
+        assert store.claim_for_key("att_1") is None
+
+    def test_an_intent_holds_one_claim_at_a_time(self, store: Store) -> None:
+        intent = insert(store, make_intent())
+        first = make_claim(intent.id, 1, "att_1", key="k1")
+        store.commit(Commit(None, 0, claim=first))
+        with pytest.raises(IntegrityError):
+            store.commit(Commit(None, 0, claim=make_claim(intent.id, 1, "att_2", key="k2")))
+        assert store.claim(intent.id) == first
+        assert store.claim_for_key("k2") is None
+
+    def test_a_key_holds_one_claim_at_a_time(self, store: Store) -> None:
+        one, two = insert(store, make_intent()), insert(store, make_intent())
+        first = make_claim(one.id, 1, "att_1", key="shared")
+        store.commit(Commit(None, 0, claim=first))
+        with pytest.raises(IntegrityError):
+            store.commit(Commit(None, 0, claim=make_claim(two.id, 1, "att_2", key="shared")))
+        assert store.claim(two.id) is None
+        assert store.claim_for_key("shared") == first
+
+    def test_claims_without_a_key_do_not_collide(self, store: Store) -> None:
+        intents = [insert(store, make_intent()) for _ in range(3)]
+        claims = [make_claim(intent.id, 1, f"att_{n}") for n, intent in enumerate(intents)]
+        for claim in claims:
+            store.commit(Commit(None, 0, claim=claim))
+        assert [store.claim(intent.id) for intent in intents] == claims
+
+    def test_a_claim_cannot_take_the_key_of_a_live_record_but_may_take_an_expired_one(
+        self, store: Store
+    ) -> None:
+        intent = insert(store, make_intent())
+        store.commit(Commit(None, 0, idempotency=make_record("used", created=T0)))
+        early = make_claim(intent.id, 1, key="used", created=T0 + DAY - 1)
+        with pytest.raises(IntegrityError):
+            store.commit(Commit(None, 0, claim=early))
+        assert store.claim(intent.id) is None
+        claim = make_claim(intent.id, 1, key="used", created=T0 + DAY)  # expired exactly then
+        store.commit(Commit(None, 0, claim=claim))
+        assert store.claim_for_key("used") == claim
+
+    def test_a_claimed_intent_refuses_every_commit_that_does_not_settle_its_claim(
+        self, store: Store
+    ) -> None:
+        intent = insert(store, make_intent())
+        claim = make_claim(intent.id, 1)
+        store.commit(Commit(None, 0, claim=claim))
+        changed = next_version(intent, description="a racer")
+        with pytest.raises(IntegrityError):
+            store.commit(Commit(changed, 1, (make_event(changed),)))
+        with pytest.raises(IntegrityError):  # a claim of another attempt settles nothing
+            store.commit(
+                Commit(changed, 1, (make_event(changed),), settles=replace(claim, attempt_id="x"))
+            )
+        assert store.load(intent.id) == intent
+        assert store.claim(intent.id) == claim
+        assert len(all_events(store)) == 1
+
+    def test_the_commit_that_settles_a_claim_writes_its_changes_and_releases_the_claim(
+        self, store: Store
+    ) -> None:
+        intent = insert(store, make_intent())
+        claim = make_claim(intent.id, 1, key="confirm-1")
+        store.commit(Commit(None, 0, claim=claim))
+        paid = next_version(intent, status=Status.SUCCEEDED)
+        record = make_record("confirm-1", created=T0 + 1)
+        event = make_event(paid, EventType.SUCCEEDED)
+        store.commit(Commit(paid, 1, (event,), record, settles=claim))
+        assert store.load(intent.id) == paid
+        assert store.idempotency_record("confirm-1") == record
+        assert [e.id for e in all_events(store)][-1] == event.id
+        assert store.claim(intent.id) is None
+        assert store.claim_for_key("confirm-1") is None
+        advance(store, paid)  # ordinary commits again
+
+    def test_a_claim_released_without_a_change_frees_its_intent_and_key(self, store: Store) -> None:
+        intent = insert(store, make_intent())
+        claim = make_claim(intent.id, 1, key="k")
+        store.commit(Commit(None, 0, claim=claim))
+        store.commit(Commit(None, 0, settles=claim))
+        assert store.claim(intent.id) is None
+        assert store.claim_for_key("k") is None
+        assert store.idempotency_record("k") is None
+        store.commit(Commit(None, 0, idempotency=make_record("k", created=T0 + 1)))
+        advance(store, intent)
+
+    def test_settling_a_claim_that_is_no_longer_held_is_refused_and_writes_nothing(
+        self, store: Store
+    ) -> None:
+        intent = insert(store, make_intent())
+        claim = make_claim(intent.id, 1)
+        store.commit(Commit(None, 0, claim=claim))
+        store.commit(Commit(None, 0, settles=claim))
+        paid = next_version(intent, status=Status.SUCCEEDED)
+        with pytest.raises(IntegrityError):
+            store.commit(Commit(paid, 1, (make_event(paid),), make_record("late"), settles=claim))
+        assert store.load(intent.id) == intent
+        assert store.idempotency_record("late") is None
+        assert len(all_events(store)) == 1
+
+    def test_a_record_cannot_take_a_key_held_by_the_claim_of_another_request(
+        self, store: Store
+    ) -> None:
+        one, two = insert(store, make_intent()), insert(store, make_intent())
+        claim = make_claim(one.id, 1, key="held")
+        store.commit(Commit(None, 0, claim=claim))
+        changed = next_version(two)
+        with pytest.raises(IntegrityError):
+            store.commit(
+                Commit(changed, 1, (make_event(changed),), make_record("held", created=T0 + 1))
+            )
+        assert store.load(two.id) == two
+        assert store.idempotency_record("held") is None
+        # Purging expired records leaves a claimed key claimed.
+        store.purge_idempotency(T0 + 30 * DAY, 100)
+        assert store.claim_for_key("held") == claim
+        with pytest.raises(IntegrityError):
+            store.commit(Commit(None, 0, idempotency=make_record("held", created=T0 + 30 * DAY)))
+
+    def test_a_commit_that_takes_a_claim_writes_nothing_else(self, store: Store) -> None:
+        intent = insert(store, make_intent())
+        changed = next_version(intent)
+        held = make_claim(intent.id, 1, "att_held")
+        store.commit(Commit(None, 0, claim=held))
+        claim = make_claim(intent.id, 1)
+        for mixed in (
+            Commit(changed, 1, claim=claim),
+            Commit(None, 0, (make_event(intent),), claim=claim),
+            Commit(None, 0, idempotency=make_record("k"), claim=claim),
+            Commit(None, 0, claim=claim, settles=held),
+        ):
+            with pytest.raises(ValueError, match="claim"):
+                store.commit(mixed)
+        assert store.load(intent.id) == intent
+        assert store.claim(intent.id) == held
+        assert store.idempotency_record("k") is None
+        assert len(all_events(store)) == 1
+
+    # -- values a database cannot hold -----------------------------------------------------------
+
+    @pytest.mark.parametrize(
+        ("field", "value"),
+        [
+            ("id", "pi_nul\x00"),
+            ("customer", "cus_nul\x00"),
+            ("description", "a lone surrogate \ud800"),
+            ("created", 2**64),
+        ],
+    )
+    def test_an_intent_the_store_cannot_hold_is_a_data_error_that_writes_nothing(
+        self, store: Store, field: str, value: object
+    ) -> None:
+        """A store either keeps such a value exactly or refuses it with DataError; no driver
+        error ever escapes, and a refused commit writes nothing."""
+        intent = make_intent(**{field: value})
+        try:
+            store.commit(Commit(intent, 0, (make_event(intent),), make_record("k")))
+        except DataError:
+            assert all_events(store) == []
+            assert store.idempotency_record("k") is None
+            assert _or_data_error(lambda: store.load(intent.id)) in (None, DataError)
+        else:
+            assert store.load(intent.id) == intent
+            assert all_events(store)[0].data == intent
+
+    @pytest.mark.parametrize("key", ["key-nul\x00", "key-surrogate-\udfff"])
+    def test_a_key_the_store_cannot_hold_is_a_data_error_that_writes_nothing(
+        self, store: Store, key: str
+    ) -> None:
+        intent = insert(store, make_intent())
+        record, claim = make_record(key), make_claim(intent.id, 1, key=f"{key}-claimed")
+        for commit in (Commit(None, 0, idempotency=record), Commit(None, 0, claim=claim)):
+            try:
+                store.commit(commit)
+            except DataError:
+                assert _or_data_error(lambda: store.idempotency_record(record.key)) in (
+                    None,
+                    DataError,
+                )
+                assert _or_data_error(lambda: store.claim_for_key(f"{key}-claimed")) in (
+                    None,
+                    DataError,
+                )
+                assert store.claim(intent.id) is None
+            else:
+                if commit.idempotency is not None:
+                    assert store.idempotency_record(record.key) == record
+                else:
+                    assert store.claim_for_key(f"{key}-claimed") == claim
 
     # -- list pages ----------------------------------------------------------------------------
 
@@ -374,11 +673,17 @@ class StoreContract(ABC):
     def expected_page(intents: list[PaymentIntent], query: ListQuery) -> list[str]:
         """What a page must hold, computed the slow, obvious way."""
 
+        def status(intent: PaymentIntent) -> Status:
+            lapsed = intent.capture_before_at is not None and intent.capture_before_at <= query.now
+            if intent.status is Status.REQUIRES_CAPTURE and lapsed:
+                return Status.CANCELED
+            return intent.status
+
         def matches(intent: PaymentIntent) -> bool:
             key = (intent.created, intent.id)
             return (
                 (query.customer is None or intent.customer == query.customer)
-                and (query.status is None or intent.status == query.status)
+                and (query.status is None or status(intent) == query.status)
                 and (query.created_gte is None or intent.created >= query.created_gte)
                 and (query.created_lte is None or intent.created <= query.created_lte)
                 and (query.after is None or key < query.after)
@@ -395,7 +700,7 @@ class StoreContract(ABC):
     def test_a_page_is_newest_first_with_ties_broken_by_id(
         self, store: Store, stored: list[PaymentIntent]
     ) -> None:
-        page = store.list_intents(ListQuery(limit=100))
+        page = store.list_intents(ListQuery(limit=100, now=NOW))
         keys = [(intent.created, intent.id) for intent in page]
         assert keys == sorted(keys, reverse=True)
         assert len(page) == len(stored)
@@ -418,7 +723,7 @@ class StoreContract(ABC):
         lte: int | None,
     ) -> None:
         query = ListQuery(
-            limit=100, customer=customer, status=status, created_gte=gte, created_lte=lte
+            limit=100, now=NOW, customer=customer, status=status, created_gte=gte, created_lte=lte
         )
         assert [i.id for i in store.list_intents(query)] == self.expected_page(stored, query)
 
@@ -428,13 +733,15 @@ class StoreContract(ABC):
         self, store: Store, stored: list[PaymentIntent], customer: str | None, limit: int
     ) -> None:
         seen: list[str] = []
-        query = ListQuery(limit=limit, customer=customer)
+        query = ListQuery(limit=limit, now=NOW, customer=customer)
         while page := store.list_intents(query):
             assert len(page) <= limit
             assert [i.id for i in page] == self.expected_page(stored, query)
             seen.extend(intent.id for intent in page)
-            query = ListQuery(limit=limit, customer=customer, after=(page[-1].created, page[-1].id))
-        everything = ListQuery(limit=100, customer=customer)
+            query = ListQuery(
+                limit=limit, now=NOW, customer=customer, after=(page[-1].created, page[-1].id)
+            )
+        everything = ListQuery(limit=100, now=NOW, customer=customer)
         assert seen == self.expected_page(stored, everything)
 
     @pytest.mark.parametrize("limit", [1, 3, 100])
@@ -442,7 +749,7 @@ class StoreContract(ABC):
         self, store: Store, stored: list[PaymentIntent], limit: int
     ) -> None:
         for cursor in (stored[0], stored[7], stored[-1]):
-            query = ListQuery(limit=limit, before=(cursor.created, cursor.id))
+            query = ListQuery(limit=limit, now=NOW, before=(cursor.created, cursor.id))
             page = store.list_intents(query)
             assert [i.id for i in page] == self.expected_page(stored, query)
             assert all((i.created, i.id) > (cursor.created, cursor.id) for i in page)
@@ -450,27 +757,119 @@ class StoreContract(ABC):
     def test_cursors_combine_with_filters(self, store: Store, stored: list[PaymentIntent]) -> None:
         cursor = stored[9]
         for query in (
-            ListQuery(limit=4, status=Status.SUCCEEDED, after=(cursor.created, cursor.id)),
-            ListQuery(limit=4, customer="cus_b", before=(cursor.created, cursor.id)),
-            ListQuery(limit=4, created_gte=T0 + 1, after=(cursor.created, cursor.id)),
+            ListQuery(limit=4, now=NOW, status=Status.SUCCEEDED, after=(cursor.created, cursor.id)),
+            ListQuery(limit=4, now=NOW, customer="cus_b", before=(cursor.created, cursor.id)),
+            ListQuery(limit=4, now=NOW, created_gte=T0 + 1, after=(cursor.created, cursor.id)),
         ):
             assert [i.id for i in store.list_intents(query)] == self.expected_page(stored, query)
 
     def test_limit_caps_the_page(self, store: Store, stored: list[PaymentIntent]) -> None:
-        assert len(store.list_intents(ListQuery(limit=1))) == 1
-        assert len(store.list_intents(ListQuery(limit=7))) == 7
+        assert len(store.list_intents(ListQuery(limit=1, now=NOW))) == 1
+        assert len(store.list_intents(ListQuery(limit=7, now=NOW))) == 7
 
     def test_a_list_shows_each_intent_at_its_latest_version(
         self, store: Store, stored: list[PaymentIntent]
     ) -> None:
         moved = advance(store, stored[0], status=Status.REQUIRES_CAPTURE)
-        held = store.list_intents(ListQuery(limit=100, status=Status.REQUIRES_CAPTURE))
+        held = store.list_intents(ListQuery(limit=100, now=NOW, status=Status.REQUIRES_CAPTURE))
         assert held == [moved]
-        was = store.list_intents(ListQuery(limit=100, status=stored[0].status))
+        was = store.list_intents(ListQuery(limit=100, now=NOW, status=stored[0].status))
         assert moved.id not in [intent.id for intent in was]
 
     def test_an_empty_store_lists_nothing(self, store: Store) -> None:
-        assert store.list_intents(ListQuery(limit=10)) == []
+        assert store.list_intents(ListQuery(limit=10, now=NOW)) == []
+
+    # -- lapsed holds in the status filter -------------------------------------------------------
+
+    @pytest.fixture
+    def holds(self, store: Store) -> list[PaymentIntent]:
+        """Twenty intents over ten seconds for two customers: holds that lapse at T0 + 100, holds
+        that lapse much later, a hold without a deadline, canceled and succeeded intents."""
+        intents = []
+        for n in range(20):
+            changes: dict[str, Any] = {
+                "created": T0 + n // 2,
+                "updated_at": T0 + n // 2,
+                "customer": ("cus_a", "cus_b")[n % 2],
+            }
+            kind = n % 5
+            if kind in (0, 1, 4):
+                changes.update(
+                    status=Status.REQUIRES_CAPTURE,
+                    amount_capturable=2000,
+                    capture_method=CaptureMethod.MANUAL,
+                    capture_before_at=(T0 + 100, T0 + 10_000, None, None, None)[kind],
+                )
+            elif kind == 2:
+                changes.update(
+                    status=Status.CANCELED,
+                    canceled_at=T0 + 50,
+                    cancellation_reason=CancellationReason.REQUESTED_BY_CUSTOMER,
+                )
+            else:
+                changes.update(status=Status.SUCCEEDED, amount_received=2000)
+            intents.append(insert(store, make_intent(**changes)))
+        return intents
+
+    @pytest.mark.parametrize("status", [Status.CANCELED, Status.REQUIRES_CAPTURE])
+    @pytest.mark.parametrize("customer", [None, "cus_a"])
+    @pytest.mark.parametrize(("gte", "lte"), [(None, None), (T0 + 2, T0 + 7)])
+    @pytest.mark.parametrize("now", [T0 + 99, T0 + 100, T0 + 20_000])
+    def test_a_lapsed_hold_is_filtered_as_canceled_not_as_requires_capture(
+        self,
+        store: Store,
+        holds: list[PaymentIntent],
+        status: Status,
+        customer: str | None,
+        gte: int | None,
+        lte: int | None,
+        now: int,
+    ) -> None:
+        query = ListQuery(
+            limit=100, now=now, customer=customer, status=status, created_gte=gte, created_lte=lte
+        )
+        page = store.list_intents(query)
+        assert [i.id for i in page] == self.expected_page(holds, query)
+        lapsed = {
+            i.id for i in holds if i.capture_before_at is not None and i.capture_before_at <= now
+        }
+        listed = {i.id for i in page}
+        if status is Status.REQUIRES_CAPTURE:
+            assert not lapsed & listed
+        elif customer is None and gte is None:
+            assert lapsed <= listed
+        # The items are returned as stored: a lapsed hold still says requires_capture.
+        assert all(intent in holds for intent in page)
+
+    @pytest.mark.parametrize("status", [Status.CANCELED, Status.REQUIRES_CAPTURE])
+    @pytest.mark.parametrize("limit", [1, 3])
+    def test_cursors_page_through_a_filter_with_lapsed_holds_in_both_directions(
+        self, store: Store, holds: list[PaymentIntent], status: Status, limit: int
+    ) -> None:
+        now = T0 + 100
+        everything = self.expected_page(holds, ListQuery(limit=100, now=now, status=status))
+        assert len(everything) > 3
+        forward: list[str] = []
+        query = ListQuery(limit=limit, now=now, status=status)
+        while page := store.list_intents(query):
+            assert [i.id for i in page] == self.expected_page(holds, query)
+            forward.extend(i.id for i in page)
+            query = ListQuery(
+                limit=limit, now=now, status=status, after=(page[-1].created, page[-1].id)
+            )
+        assert forward == everything
+        # From the oldest, ``before`` walks back up to the newest, oldest first.
+        by_id = {i.id: i for i in holds}
+        oldest = by_id[everything[-1]]
+        backward: list[str] = []
+        query = ListQuery(limit=limit, now=now, status=status, before=(oldest.created, oldest.id))
+        while page := store.list_intents(query):
+            assert [i.id for i in page] == self.expected_page(holds, query)
+            backward.extend(i.id for i in page)
+            query = ListQuery(
+                limit=limit, now=now, status=status, before=(page[-1].created, page[-1].id)
+            )
+        assert backward == everything[-2::-1]
 
     # -- the expiry sweep's index --------------------------------------------------------------
 
@@ -690,7 +1089,7 @@ class StoreContract(ABC):
             results = race(self.racers, attempt)
             winners = [n for n, result in enumerate(results) if result is None]
             assert len(winners) == 1, results
-            assert all(isinstance(r, ConcurrencyError) for r in results if r is not None)
+            assert all(isinstance(r, IntegrityError) for r in results if r is not None)
             current = candidates[winners[0]]
             assert store.load(current.id) == current
         events = all_events(store)
@@ -712,6 +1111,86 @@ class StoreContract(ABC):
         winners = [n for n, result in enumerate(results) if result is None]
         assert len(winners) == 1, results
         assert store.idempotency_record("shared") == records[winners[0]]
+
+    def test_of_racing_claims_on_one_intent_exactly_one_is_held(self, store: Store) -> None:
+        intent = insert(store, make_intent())
+        claims = [make_claim(intent.id, 1, f"att_{n}", key=f"key-{n}") for n in range(self.racers)]
+        results = race(self.racers, lambda n: store.commit(Commit(None, 0, claim=claims[n])))
+        winners = [n for n, result in enumerate(results) if result is None]
+        assert len(winners) == 1, results
+        assert all(isinstance(r, IntegrityError) for r in results if r is not None)
+        assert store.claim(intent.id) == claims[winners[0]]
+        held = [store.claim_for_key(f"key-{n}") is not None for n in range(self.racers)]
+        assert held == [n in winners for n in range(self.racers)]
+
+    def test_of_claims_and_updates_racing_on_one_version_exactly_one_wins_each_time(
+        self, store: Store
+    ) -> None:
+        current = insert(store, make_intent())
+        for round_ in range(4):
+            base = current
+            updates = [next_version(base, description=f"racer {n}") for n in range(self.racers)]
+            claims = [
+                make_claim(base.id, base.version, f"att_{round_}_{n}") for n in range(self.racers)
+            ]
+
+            def attempt(
+                n: int,
+                base: PaymentIntent = base,
+                updates: list[PaymentIntent] = updates,
+                claims: list[Claim] = claims,
+            ) -> None:
+                if n % 2:
+                    store.commit(Commit(updates[n], base.version, (make_event(updates[n]),)))
+                else:
+                    store.commit(Commit(None, 0, claim=claims[n]))
+
+            results = race(self.racers, attempt)
+            winners = [n for n, result in enumerate(results) if result is None]
+            assert len(winners) == 1, results
+            assert all(isinstance(r, IntegrityError) for r in results if r is not None)
+            (winner,) = winners
+            if winner % 2:
+                assert store.claim(base.id) is None
+                current = updates[winner]
+            else:
+                assert store.claim(base.id) == claims[winner]
+                assert store.load(base.id) == base
+                current = updates[winner]  # the claimer records its outcome
+                store.commit(Commit(current, base.version, settles=claims[winner]))
+            assert store.load(base.id) == current
+
+    def test_of_a_claim_and_records_racing_for_one_key_exactly_one_wins(self, store: Store) -> None:
+        for round_ in range(8):
+            start = T0 + round_ * 10 * DAY  # every record of an earlier round has expired by then
+            intents = [insert(store, make_intent()) for _ in range(self.racers)]
+            claim = make_claim(intents[0].id, 1, f"att_{round_}", key="shared", created=start)
+            records = [make_record("shared", created=start + n) for n in range(self.racers)]
+
+            def attempt(
+                n: int,
+                intents: list[PaymentIntent] = intents,
+                claim: Claim = claim,
+                records: list[IdempotencyRecord] = records,
+            ) -> None:
+                if n == 0:
+                    store.commit(Commit(None, 0, claim=claim))
+                else:
+                    changed = next_version(intents[n])
+                    store.commit(Commit(changed, 1, (make_event(changed),), records[n]))
+
+            results = race(self.racers, attempt)
+            winners = [n for n, result in enumerate(results) if result is None]
+            assert len(winners) == 1, results
+            assert all(isinstance(r, IntegrityError) for r in results if r is not None)
+            if winners == [0]:
+                assert store.claim_for_key("shared") == claim
+                expired = store.idempotency_record("shared")  # an earlier round's, if any
+                assert expired is None or expired.expires_at <= start
+                store.commit(Commit(None, 0, settles=claim))  # free the key for the next round
+            else:
+                assert store.claim_for_key("shared") is None
+                assert store.idempotency_record("shared") == records[winners[0]]
 
     # -- through the service -------------------------------------------------------------------
 
@@ -826,6 +1305,71 @@ class StoreContract(ABC):
         assert replayed == other.retrieve(held.id)
         assert replayed.amount_received == 8000
         assert [e.type for e in all_events(store)].count(EventType.SUCCEEDED) == 1
+
+
+def _or_data_error(read: Callable[[], object]) -> object:
+    """What ``read`` returns, or the DataError class when it raises one."""
+    try:
+        return read()
+    except DataError:
+        return DataError
+
+
+class BatchStoreContract(StoreContract):
+    """Everything of :class:`StoreContract`, and ``commit_many``: subclass it instead for a store
+    that is a :class:`~payment_intent.ports.BatchStore`."""
+
+    @abstractmethod
+    def make_store(self, tmp_path: Path) -> BatchStore:
+        """A new, empty store. ``tmp_path`` is a fresh directory the store may keep files in."""
+
+    def test_the_store_satisfies_the_batch_store_protocol(self, store: BatchStore) -> None:
+        assert isinstance(store, BatchStore)
+
+    def test_a_batch_writes_each_commit_as_if_alone_and_reports_each_conflict_in_place(
+        self, store: BatchStore
+    ) -> None:
+        held = insert(store, make_intent(status=Status.REQUIRES_CAPTURE))
+        raced = insert(store, make_intent())
+        claimed = insert(store, make_intent())
+        store.commit(Commit(None, 0, idempotency=make_record("taken")))
+        store.commit(Commit(None, 0, claim=make_claim(claimed.id, 1)))
+        moved_on = advance(store, raced)  # raced is now one version behind
+
+        new = make_intent()
+        expired = next_version(held, status=Status.CANCELED)
+        stale = next_version(raced, status=Status.CANCELED)
+        unsettled = next_version(claimed, status=Status.CANCELED)
+        results = store.commit_many(
+            [
+                Commit(new, 0, (make_event(new),), make_record("fresh")),
+                Commit(stale, raced.version, (make_event(stale, EventType.CANCELED),)),
+                Commit(expired, held.version, (make_event(expired, EventType.CANCELED),)),
+                Commit(None, 0, idempotency=make_record("taken")),
+                Commit(next_version(new), 5),  # a version that cannot follow the expected one
+                Commit(unsettled, claimed.version, (make_event(unsettled),)),
+            ]
+        )
+
+        assert [result is None for result in results] == [True, False, True, False, False, False]
+        assert all(isinstance(r, IntegrityError) for r in results if r is not None)
+        assert raced.id in str(results[1])
+        assert "taken" in str(results[3])
+        assert store.load(new.id) == new
+        assert store.load(held.id) == expired
+        assert store.load(raced.id) == moved_on
+        assert store.load(claimed.id) == claimed
+        assert store.idempotency_record("fresh") == make_record("fresh")
+        feed = all_events(store)
+        assert [event.sequence for event in feed] == list(range(1, len(feed) + 1))
+        assert [(event.intent_id, event.type) for event in feed[-2:]] == [
+            (new.id, EventType.CREATED.value),
+            (held.id, EventType.CANCELED.value),
+        ]
+
+    def test_an_empty_batch_writes_nothing(self, store: BatchStore) -> None:
+        assert store.commit_many([]) == []
+        assert all_events(store) == []
 
 
 class _LoadHook:

@@ -20,6 +20,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
@@ -99,6 +100,30 @@ def _initdb(binaries: Path, data: Path) -> None:
         subprocess.run(_as_cluster_owner(command), check=True, capture_output=True)
 
 
+@dataclass
+class Cluster:
+    """A running throwaway cluster: a DSN for its ``postgres`` database, and the controls an
+    outage test needs."""
+
+    binaries: Path
+    data: Path
+    log: Path
+    options: str
+    dsn: str
+
+    def start(self) -> None:
+        """Start the server (again) on the same port; returns once it accepts connections."""
+        self._pg_ctl("-l", str(self.log), "-o", self.options, "-w", "start")
+
+    def stop(self, mode: str = "fast") -> None:
+        """Stop the server: ``fast`` ends every session, as an administrator's restart does."""
+        self._pg_ctl("-m", mode, "-w", "stop")
+
+    def _pg_ctl(self, *arguments: str) -> None:
+        command = [str(self.binaries / "pg_ctl"), "-D", str(self.data), *arguments]
+        subprocess.run(_as_cluster_owner(command), check=True, capture_output=True)
+
+
 @contextlib.contextmanager
 def throwaway_cluster(*, durable: bool = False) -> Iterator[str]:
     """Start a cluster, yield a DSN for its ``postgres`` database, stop and delete it.
@@ -106,6 +131,13 @@ def throwaway_cluster(*, durable: bool = False) -> Iterator[str]:
     Tests run it without fsync (nothing in it must survive); ``durable=True`` keeps PostgreSQL's
     defaults, for the benchmark. Tuned memory stays at the defaults either way.
     """
+    with restartable_cluster(durable=durable) as cluster:
+        yield cluster.dsn
+
+
+@contextlib.contextmanager
+def restartable_cluster(*, durable: bool = False) -> Iterator[Cluster]:
+    """A throwaway cluster that a test may stop and start again."""
     binaries = _binaries()
     if binaries is None:
         _missing("initdb/pg_ctl were not found.")
@@ -127,15 +159,11 @@ def throwaway_cluster(*, durable: bool = False) -> Iterator[str]:
         options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c max_connections=300"
         if not durable:
             options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-        pg_ctl = str(binaries / "pg_ctl")
-        subprocess.run(
-            _as_cluster_owner(
-                [pg_ctl, "-D", str(data), "-l", str(log), "-o", options, "-w", "start"]
-            ),
-            check=True,
-            capture_output=True,
+        cluster = Cluster(
+            binaries, data, log, options, f"postgresql://postgres@127.0.0.1:{port}/postgres"
         )
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        cluster.start()
+        yield cluster
     except subprocess.CalledProcessError as error:
         detail = (error.stderr or b"").decode(errors="replace")
         if log.exists():
@@ -159,9 +187,8 @@ def postgres_server() -> Iterator[str]:
     given = os.environ.get("PAYMENT_INTENT_TEST_POSTGRES")
     try:
         import psycopg  # noqa: F401
-        import psycopg_pool  # noqa: F401
     except ImportError:
-        _missing("psycopg and psycopg-pool are not installed (`pip install -e '.[postgres]'`).")
+        _missing("psycopg is not installed (`pip install -e '.[postgres]'`).")
     if given:
         yield given
         return

@@ -33,10 +33,10 @@ CONTEXT.set_forkserver_preload(["payment_intent", "command_stream"])
 
 def all_intents(store: SQLiteStore) -> list[PaymentIntent]:
     intents: list[PaymentIntent] = []
-    query = ListQuery(limit=100)
+    query = ListQuery(limit=100, now=0)
     while page := store.list_intents(query):
         intents.extend(page)
-        query = ListQuery(limit=100, after=(page[-1].created, page[-1].id))
+        query = ListQuery(limit=100, now=0, after=(page[-1].created, page[-1].id))
     return intents
 
 

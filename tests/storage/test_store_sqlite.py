@@ -14,21 +14,32 @@ import pytest
 
 from payment_intent.adapters import _sql
 from payment_intent.adapters.sqlite import MIGRATIONS, SQLiteStore
-from payment_intent.domain.status import Status
-from payment_intent.errors import ConcurrencyError, InvalidRequestError
-from payment_intent.ports import Commit, ListQuery
+from payment_intent.domain.model import Event, PaymentIntent
+from payment_intent.domain.status import EventType, Status
+from payment_intent.errors import InvalidRequestError
+from payment_intent.ports import (
+    Commit,
+    DataError,
+    IdempotencyRecord,
+    IntegrityError,
+    ListQuery,
+    OperationalError,
+    StorageError,
+)
 from payment_intent.testing.contract import (
-    StoreContract,
+    BatchStoreContract,
     advance,
     all_events,
     insert,
+    make_claim,
     make_event,
     make_intent,
     make_record,
+    next_version,
 )
 
 
-class TestSQLiteStore(StoreContract):
+class TestSQLiteStore(BatchStoreContract):
     def make_store(self, tmp_path: Path) -> SQLiteStore:
         return SQLiteStore(tmp_path / "intents.db")
 
@@ -97,14 +108,14 @@ def test_a_bad_busy_timeout_is_refused(tmp_path: Path, busy_timeout: object) -> 
     assert raised.value.param == "busy_timeout"
 
 
-def test_a_closed_store_refuses_work(tmp_path: Path) -> None:
+def test_a_closed_store_refuses_work_with_a_storage_error(tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "closed.db")
     store.close()
-    with pytest.raises(sqlite3.ProgrammingError):
+    with pytest.raises(StorageError, match="closed"):
         store.load("pi_x")
 
 
-def test_a_writer_blocked_past_busy_timeout_fails_with_lock_timeout_and_writes_nothing(
+def test_a_writer_blocked_past_busy_timeout_is_an_operational_error_and_writes_nothing(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "locked.db"
@@ -112,9 +123,11 @@ def test_a_writer_blocked_past_busy_timeout_fails_with_lock_timeout_and_writes_n
         blocker = sqlite3.connect(path, isolation_level=None)
         blocker.execute("BEGIN IMMEDIATE")
         intent = make_intent()
-        with pytest.raises(ConcurrencyError) as raised:
+        began = time.monotonic()
+        with pytest.raises(OperationalError, match="busy_timeout") as raised:
             store.commit(Commit(intent, 0, (make_event(intent),)))
-        assert raised.value.code == "lock_timeout"
+        assert 0.15 < time.monotonic() - began < 5
+        assert isinstance(raised.value.__cause__, sqlite3.OperationalError)
         assert store.load(intent.id) is None  # readers are not blocked by the writer in WAL
         blocker.execute("ROLLBACK")
         blocker.close()
@@ -138,28 +151,72 @@ def test_processes_opening_a_new_file_at_once_all_get_one_schema(tmp_path: Path)
             ids = list(pool.map(_open_and_write, [path] * 6, [start_at] * 6))
         with SQLiteStore(path) as store:
             assert store.schema_version == len(MIGRATIONS)
-            assert sorted(i.id for i in store.list_intents(ListQuery(limit=100))) == sorted(ids)
+            assert sorted(i.id for i in store.list_intents(ListQuery(limit=100, now=0))) == sorted(
+                ids
+            )
 
 
 _QUERIES = [
-    ListQuery(limit=11, customer=customer, status=status, created_gte=gte, after=after, before=b)
+    ListQuery(
+        limit=11, now=7, customer=customer, status=status, created_gte=gte, after=after, before=b
+    )
     for customer, status, gte, (after, b) in itertools.product(
         (None, "cus_a"),
-        (None, Status.SUCCEEDED),
+        (None, Status.SUCCEEDED, Status.REQUIRES_CAPTURE, Status.CANCELED),
         (None, 5),
         ((None, None), ((9, "pi_x"), None), (None, (9, "pi_x"))),
     )
 ]
 
 
+def _plan(store: SQLiteStore, query: ListQuery) -> list[str]:
+    sql, params = _sql.list_sql(query, "?", lapsed_index="INDEXED BY payment_intents_due")
+    with store._connection() as connection:
+        return [row[3] for row in connection.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
+
+
 @pytest.mark.parametrize("query", _QUERIES)
-def test_every_list_page_is_one_walk_of_an_index(tmp_path: Path, query: ListQuery) -> None:
-    """No filter combination sorts or scans the table, so a page costs the same at any size."""
-    with SQLiteStore(tmp_path / "plan.db") as store, store._connection() as connection:
-        sql, params = _sql.list_sql(query, "?")
-        plan = " ".join(row[3] for row in connection.execute(f"EXPLAIN QUERY PLAN {sql}", params))
-    assert "USING INDEX payment_intents_by_" in plan
-    assert "TEMP B-TREE" not in plan
+def test_every_list_page_walks_an_index_and_sorts_only_lapsed_holds(
+    tmp_path: Path, query: ListQuery
+) -> None:
+    """No filter combination sorts or scans the table, so a page costs the same at any size. The
+    canceled filter also reads the lapsed holds through the expiry index and sorts those: the
+    holds the sweep has not yet expired."""
+    with SQLiteStore(tmp_path / "plan.db") as store:
+        plan = _plan(store, query)
+    walks = [step for step in plan if step.startswith(("SEARCH", "SCAN")) and "USING INDEX" in step]
+    assert "SCAN payment_intents" not in plan, plan  # a walk of the table itself
+    if query.status is Status.CANCELED:
+        assert plan[0] == "MERGE (UNION ALL)", plan
+        assert "payment_intents_by_" in walks[0], plan
+        assert "payment_intents_due (capture_before_at<?)" in walks[1], plan
+        # The one sort is of the lapsed arm, the right-hand side of the merge.
+        assert plan.count("USE TEMP B-TREE FOR ORDER BY") == 1, plan
+        assert plan.index("USE TEMP B-TREE FOR ORDER BY") > plan.index("RIGHT"), plan
+    else:
+        (walk,) = walks
+        assert "payment_intents_by_" in walk, plan
+        assert not [step for step in plan if "TEMP B-TREE" in step], plan
+
+
+def test_an_integer_beyond_64_bits_is_a_data_error_and_writes_nothing(tmp_path: Path) -> None:
+    with SQLiteStore(tmp_path / "big.db") as store:
+        intent = make_intent(created=2**63)
+        with pytest.raises(DataError, match="SQLite cannot hold") as raised:
+            store.commit(Commit(intent, 0, (make_event(intent),), make_record("k")))
+        assert isinstance(raised.value.__cause__, OverflowError)
+        assert store.load(intent.id) is None
+        assert store.read_events(0, 10) == []
+        assert store.idempotency_record("k") is None
+        insert(store, make_intent(created=2**63 - 1))  # the largest that fits is kept
+
+
+def test_a_lone_surrogate_is_a_data_error(tmp_path: Path) -> None:
+    with SQLiteStore(tmp_path / "surrogate.db") as store:
+        with pytest.raises(DataError):
+            store.commit(Commit(None, 0, idempotency=make_record("k\udc80")))
+        with pytest.raises(DataError):
+            store.load("pi_\ud800")
 
 
 def test_the_expiry_sweep_reads_only_the_partial_index_of_live_holds(tmp_path: Path) -> None:
@@ -189,14 +246,13 @@ def test_opening_waits_while_another_connection_holds_a_new_file(tmp_path: Path)
         holder.close()
 
 
-def test_opening_a_file_held_past_busy_timeout_fails_with_lock_timeout(tmp_path: Path) -> None:
+def test_opening_a_file_held_past_busy_timeout_is_an_operational_error(tmp_path: Path) -> None:
     path = tmp_path / "held.db"
     holder = sqlite3.connect(path, isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")
     try:
-        with pytest.raises(ConcurrencyError) as raised:
+        with pytest.raises(OperationalError, match="busy_timeout"):
             SQLiteStore(path, busy_timeout=0.2)
-        assert raised.value.code == "lock_timeout"
     finally:
         holder.execute("ROLLBACK")
         holder.close()
@@ -213,13 +269,16 @@ def test_a_schema_1_file_migrates_to_fewer_b_trees_keeping_positions_and_records
         migrations = MIGRATIONS[:1]
 
     with SchemaOne(path) as old:
-        first = insert(old, make_intent())
-        second = advance(old, first, status=Status.SUCCEEDED)
-        old.commit(Commit(None, 0, idempotency=make_record("key-1")))
-        events_before = all_events(old)
         assert old.schema_version == 1
+    first = make_intent()
+    second = next_version(first, status=Status.SUCCEEDED)
+    events_before = [
+        make_event(first).model_copy(update={"sequence": 1}),
+        make_event(second, EventType.SUCCEEDED).model_copy(update={"sequence": 2}),
+    ]
+    _write_rows(path, [second], events_before, [make_record("key-1")])
     with SQLiteStore(path) as store:
-        assert store.schema_version == len(MIGRATIONS) == 2
+        assert store.schema_version == len(MIGRATIONS)
         assert store.load(first.id) == second
         assert all_events(store) == events_before
         assert store.idempotency_record("key-1") == make_record("key-1")
@@ -249,11 +308,69 @@ def test_a_command_that_keeps_customer_and_created_leaves_their_indexes_alone(
         held = advance(store, intent, status=Status.REQUIRES_CAPTURE)
         moved = advance(store, held, customer="cus_b", status=Status.SUCCEEDED)
         assert store.load(intent.id) == moved
-        assert store.list_intents(ListQuery(limit=10, customer="cus_a")) == []
-        assert store.list_intents(ListQuery(limit=10, customer="cus_b")) == [moved]
-        assert store.list_intents(ListQuery(limit=10, customer="cus_b", status=Status.SUCCEEDED))
-        with pytest.raises(ConcurrencyError):
+        assert store.list_intents(ListQuery(limit=10, now=0, customer="cus_a")) == []
+        assert store.list_intents(ListQuery(limit=10, now=0, customer="cus_b")) == [moved]
+        assert store.list_intents(
+            ListQuery(limit=10, now=0, customer="cus_b", status=Status.SUCCEEDED)
+        )
+        with pytest.raises(IntegrityError):
             advance(store, held, customer="cus_c")  # a stale version fails on either path
-        with pytest.raises(ConcurrencyError):
+        with pytest.raises(IntegrityError):
             advance(store, held)
         assert store.load(intent.id) == moved
+
+
+def test_a_schema_2_file_gains_claims_and_the_expiry_index_keeping_its_records(
+    tmp_path: Path,
+) -> None:
+    """Step 3 adds the claims table and an index on expires_at; records written before it are
+    found by the purge through that index."""
+    path = tmp_path / "v2.db"
+
+    class SchemaTwo(SQLiteStore):
+        migrations = MIGRATIONS[:2]
+
+    with SchemaTwo(path) as old:
+        assert old.schema_version == 2
+    intent = make_intent()
+    _write_rows(path, [intent], [], [make_record("old-key", created=1_000)])
+    with SQLiteStore(path) as store:
+        assert store.schema_version == 3
+        assert store.load(intent.id) == intent
+        assert store.idempotency_record("old-key") == make_record("old-key", created=1_000)
+        store.commit(Commit(None, 0, claim=make_claim(intent.id, 1, key="k")))
+        assert store.claim_for_key("k") == make_claim(intent.id, 1, key="k")
+        assert store.purge_idempotency(1_000 + 24 * 3600, 10) == 1
+    raw = sqlite3.connect(path)
+    plan = raw.execute(
+        "EXPLAIN QUERY PLAN SELECT rowid FROM payment_intent_idempotency"
+        " WHERE expires_at <= 5 ORDER BY expires_at LIMIT 2"
+    ).fetchall()
+    raw.close()
+    assert "USING COVERING INDEX payment_intent_idempotency_by_expiry" in plan[0][3]
+
+
+def _write_rows(
+    path: Path, intents: list[PaymentIntent], events: list[Event], records: list[IdempotencyRecord]
+) -> None:
+    """Rows as an older schema holds them, written without the current store's statements."""
+    raw = sqlite3.connect(path)
+    with raw:
+        raw.executemany(
+            "INSERT INTO payment_intents"
+            " (id, version, created, customer, status, capture_before_at, body)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [_sql.intent_row(intent) for intent in intents],
+        )
+        raw.executemany(
+            "INSERT INTO payment_intent_events"
+            " (sequence, id, intent_id, intent_version, type, created, body)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(event.sequence, *_sql.event_row(event)) for event in events],
+        )
+        raw.executemany(
+            "INSERT INTO payment_intent_idempotency"
+            " (key, fingerprint, created, expires_at, response) VALUES (?, ?, ?, ?, ?)",
+            [_sql.record_row(record) for record in records],
+        )
+    raw.close()

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from typing import Any
 
-from payment_intent import PaymentIntents, SQLiteStore
+from payment_intent import PaymentIntent, PaymentIntents, SQLiteStore
 from payment_intent.errors import PaymentIntentError
 from payment_intent.ports import Store
 
@@ -84,14 +85,35 @@ def same_keys_in_process(target: Target, keys: list[str], start_at: float) -> di
     try:
         wait_until(start_at)
         for key in keys:
-            created = service.create(
-                amount=4200, currency="usd", capture_method="manual", idempotency_key=f"{key}-c"
+            created = _until_answered(
+                lambda key=key: service.create(
+                    amount=4200, currency="usd", capture_method="manual", idempotency_key=f"{key}-c"
+                )
             )
-            confirmed = service.confirm(
-                created.id, payment_method="pm_card_visa", idempotency_key=f"{key}-f"
+            confirmed = _until_answered(
+                lambda key=key, created=created: service.confirm(
+                    created.id, payment_method="pm_card_visa", idempotency_key=f"{key}-f"
+                )
             )
-            captured = service.capture(created.id, idempotency_key=f"{key}-p")
+            captured = _until_answered(
+                lambda key=key, created=created: service.capture(
+                    created.id, idempotency_key=f"{key}-p"
+                )
+            )
             answers[key] = [r.model_dump_json() for r in (created, confirmed, captured)]
     finally:
         store.close()
     return answers
+
+
+def _until_answered(request: Callable[[], PaymentIntent]) -> PaymentIntent:
+    """Send a keyed request again while another process's request with the same key is still
+    in progress, as a client does when told to try again later."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            return request()
+        except PaymentIntentError as error:
+            if error.code != "idempotency_key_in_use" or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
