@@ -94,14 +94,20 @@ class CommandLoop:
                 replayed = self._replay(key, fingerprint, now)
                 if replayed is not None:
                     return replayed
+                held = self.store.claim_for_key(key)
+                if held is not None:
+                    if held.expires_at <= now:
+                        self.reconcile(held, now)
+                        continue
+                    if not hmac.compare_digest(held.fingerprint, fingerprint):
+                        raise _key_reused(key)
+                    raise _in_flight(key)
             intent = self._load(command.intent_id) if command.intent_id is not None else None
             if intent is not None:
                 held = self.store.claim(intent.id)
                 if held is not None:
                     if held.expires_at <= now:
                         self.reconcile(held, now)
-                    elif key is not None and held.idempotency_key == key:
-                        raise _in_flight(key)
                     elif time.monotonic() >= waited_until:
                         raise _lock_timeout(self.max_retries)
                     else:
@@ -153,8 +159,7 @@ class CommandLoop:
                         Commit(change.intent, expected, events_of(change, now), record)
                     )
             except IntegrityError:
-                if key is not None and self.store.claim_for_key(key) is not None:
-                    raise _in_flight(key) from None
+                # Lost a race (a version, a claim or the key): look again from the start.
                 lost += 1
                 continue
             if change.error is not None:

@@ -21,12 +21,14 @@ from pathlib import Path
 from command_stream import Command, build, execute, run_until_killed
 from history import assert_feed_is_gap_free, events_by_intent, read_feed
 
-from payment_intent import PaymentIntent, PaymentIntents, SQLiteStore
+from payment_intent import ManualClock, PaymentIntent, PaymentIntents, SQLiteStore
 from payment_intent.ports import ListQuery
+from payment_intent.service.loop import Timing
 from payment_intent.testing import assert_invariants
 
 SEED, COUNT, KILLS = 20261122, 20_000, 24  # COUNT: more than 24 lives can reach
 #: Children fork from a server that has imported the library once: each starts in milliseconds.
+CLAIM_LEASE = Timing().claim_lease
 CONTEXT = multiprocessing.get_context("forkserver")
 CONTEXT.set_forkserver_preload(["payment_intent", "command_stream"])
 
@@ -115,7 +117,11 @@ def test_sigkill_at_random_moments_loses_and_doubles_nothing(tmp_path: Path) -> 
             if finished == last:
                 continue
             interrupted_commands += 1
-            service = PaymentIntents(store)
+            # The retry comes after the killed request's claim has lapsed, as a client's would:
+            # a claim left between asking the processor and recording its answer is settled by
+            # the next request once its lease is over (within it, a retry hears "in flight").
+            past_the_lease = ManualClock(int(time.time()) + CLAIM_LEASE + 1)
+            service = PaymentIntents(store, clock=past_the_lease)
             first = execute(service, commands[last], ids)
             before = (len(read_feed(store)), json.dumps(all_intents(store), default=str))
             again = execute(service, commands[last], ids)
