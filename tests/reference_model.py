@@ -7,7 +7,7 @@ service and compares status, amounts, versions and events after every step.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 WEEK = 7 * 24 * 3600
@@ -100,6 +100,17 @@ class Model:
             ref.status, ref.reason, ref.capturable = "canceled", "automatic", 0
             ref.version += 1
             ref.events.append("payment_intent.canceled")
+
+    @staticmethod
+    def as_of(ref: Ref, now: int) -> Ref:
+        """What a read shows at ``now``: a lapsed hold is canceled, though nothing has stored its
+        expiry (or emitted its event) yet."""
+        due = ref.capture_before_at
+        if ref.status == "requires_capture" and due is not None and now >= due:
+            return replace(
+                ref, status="canceled", reason="automatic", capturable=0, version=ref.version + 1
+            )
+        return ref
 
     def expire_all(self, now: int) -> None:
         for ref in self.intents.values():

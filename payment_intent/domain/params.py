@@ -122,6 +122,18 @@ Amount = Annotated[int, AfterValidator(_positive)]
 Currency = Annotated[Text, StringConstraints(min_length=3, max_length=3)]
 
 
+def _capture_amount(value: int) -> int:
+    # The profile sets the least a capture may take; past 64 bits it is simply too much or little.
+    if value < -MAX_INTEGER - 1:
+        raise PydanticCustomError("amount_too_small", "The amount is too small.")
+    if value > MAX_INTEGER:
+        raise PydanticCustomError("amount_too_large", "The amount is too large.")
+    return value
+
+
+CaptureAmount = Annotated[int, AfterValidator(_capture_amount)]
+
+
 class CardOptionsParams(BaseModel):
     model_config = _CLOSED
 
@@ -192,7 +204,7 @@ class ConfirmParams(BaseModel):
 class CaptureParams(BaseModel):
     model_config = _CLOSED
 
-    amount_to_capture: Integer | None = None
+    amount_to_capture: CaptureAmount | None = None
 
 
 class CancelParams(BaseModel):
