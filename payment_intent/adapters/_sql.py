@@ -52,35 +52,15 @@ def intent_row(intent: PaymentIntent) -> IntentRow:
     )
 
 
-def event_row(
-    event: Event, intent: PaymentIntent | None = None, intent_json: str | None = None
-) -> tuple[str, str, int, str, int, str]:
-    """``(id, intent_id, intent_version, type, created, body)``; the sequence is the store's.
-
-    An event's ``data`` is the intent it reports, usually the very intent of the same commit:
-    passing that intent and its JSON (``intent_row``'s body) splices the text in instead of
-    serialising the same intent a second time.
-    """
-    data = intent_json if intent is not None and event.data is intent else None
-    if data is None:
-        data = event.data.model_dump_json()
-    rest = to_json(
-        {
-            "id": event.id,
-            "type": event.type,
-            "created": event.created,
-            "intent_id": event.intent_id,
-            "intent_version": event.intent_version,
-            "previous_attributes": event.previous_attributes,
-        }
-    ).decode()
+def event_row(event: Event) -> tuple[str, str, int, str, int, str]:
+    """``(id, intent_id, intent_version, type, created, body)``; the sequence is the store's."""
     return (
         event.id,
         event.intent_id,
         event.intent_version,
         event.type,
         event.created,
-        f'{{"data":{data},{rest[1:]}',
+        event.model_dump_json(exclude={"sequence"}),
     )
 
 

@@ -821,7 +821,7 @@ def _statement(commit: Commit) -> tuple[str, dict[str, Any]]:
             params.update({f"claim_{name}": value for name, value in zip(names, row, strict=True)})
             params["reserved_until"] = _RESERVED_UNTIL
         if commit.events:
-            rows = [_sql.event_row(event, intent, body) for event in commit.events]
+            rows = [_sql.event_row(event) for event in commit.events]
             params.update(
                 count=len(rows),
                 event_ids=[row[0] for row in rows],

@@ -456,8 +456,7 @@ class _Rows:
         if intent is not None and intent.version != self.expected + 1:
             raise _sql.bad_version(intent, self.expected)
         self.intent = _sql.intent_row(intent) if intent is not None else None
-        body = self.intent[6] if self.intent is not None else None
-        self.events = [_sql.event_row(event, intent, body) for event in commit.events]
+        self.events = [_sql.event_row(event) for event in commit.events]
         record = commit.idempotency
         self.record = _sql.record_row(record) if record is not None else None
         self.claim = commit.claim

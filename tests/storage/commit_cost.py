@@ -104,7 +104,7 @@ def same_rows(path: Path, commits: list[Commit]) -> float:
         assert commit.intent is not None
         assert commit.idempotency is not None
         row = _sql.intent_row(commit.intent)
-        events = [_sql.event_row(event, commit.intent, row[6]) for event in commit.events]
+        events = [_sql.event_row(event) for event in commit.events]
         prepared.append((commit.expected_version, row, events, _sql.record_row(commit.idempotency)))
     began = time.perf_counter()
     for expected, row, events, record in prepared:
