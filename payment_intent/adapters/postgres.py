@@ -177,6 +177,26 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
                 RETURN true;
             END
         $$""",
+        # Deletes up to how_many records expired by expired_by (not spare's), longest expired
+        # first, skipping any another transaction is deleting; returns how many went. A function
+        # so that its statement is planned for the table as it is on every call (custom plans):
+        # a prepared commit's plan, made once while the table was small, would read the whole
+        # table to find them. The rows go by ctid, the ones the subquery found and locked.
+        """CREATE FUNCTION payment_intent_purge(expired_by bigint, spare text, how_many integer)
+                RETURNS integer LANGUAGE plpgsql VOLATILE
+                SET plan_cache_mode = force_custom_plan AS $$
+            DECLARE
+                gone integer;
+            BEGIN
+                DELETE FROM payment_intent_idempotency WHERE ctid = ANY (ARRAY(
+                    SELECT ctid FROM payment_intent_idempotency
+                    WHERE expires_at <= expired_by AND key IS DISTINCT FROM spare
+                    ORDER BY expires_at LIMIT how_many FOR UPDATE SKIP LOCKED
+                ));
+                GET DIAGNOSTICS gone = ROW_COUNT;
+                RETURN gone;
+            END
+        $$""",
     ),
 )
 
@@ -577,7 +597,7 @@ class PostgresStore:
     def purge_idempotency(self, now: int, limit: int) -> int:
         # Deleting what has expired twice deletes nothing more, so this may be repeated too.
         return self._repeatable(
-            lambda connection: connection.execute(_PURGE_SQL, {"now": now, "limit": limit}).rowcount
+            lambda connection: _count(connection.execute(_PURGE_SQL, {"now": now, "limit": limit}))
         )
 
     # -- housekeeping ----------------------------------------------------------------------------
@@ -594,6 +614,11 @@ class PostgresStore:
 
     def __repr__(self) -> str:
         return "PostgresStore()"
+
+
+def _count(cursor: psycopg.Cursor[tuple[Any, ...]]) -> int:
+    row = cursor.fetchone()
+    return int(row[0]) if row is not None else 0
 
 
 def _storage_error(error: BaseException, commit: Commit | None = None) -> StorageError:
@@ -659,13 +684,10 @@ _INTENT_SQL = {
             AND claimed_by IS NOT DISTINCT FROM %(own_attempt)s
         RETURNING 1""",
 }
-# Up to two records that expired by the new one's time, skipping any another commit is deleting.
+# Up to two records that expired by the new one's time (the check below refers to it, which
+# makes it run: a CTE that only reads runs when read).
 _PURGE_IN_COMMIT_SQL = """purged AS (
-        DELETE FROM payment_intent_idempotency WHERE key IN (
-            SELECT key FROM payment_intent_idempotency
-            WHERE expires_at <= %(record_created)s AND key <> %(key)s
-            ORDER BY expires_at LIMIT 2 FOR UPDATE SKIP LOCKED
-        ) AND expires_at <= %(record_created)s
+        SELECT payment_intent_purge(%(record_created)s, %(key)s, 2)
     )"""
 # A key is free when unused or expired by the new request, or reserved by the claim it settles.
 _RECORD_SQL = """record AS (
@@ -725,10 +747,7 @@ _EVENTS_SQL = """counter AS (
         %(event_versions)s::integer[], %(event_types)s::text[], %(event_created)s::bigint[],
         %(event_bodies)s::json[])
         WITH ORDINALITY AS event (id, intent_id, intent_version, type, created, body, position)"""
-_PURGE_SQL = """DELETE FROM payment_intent_idempotency WHERE key IN (
-        SELECT key FROM payment_intent_idempotency WHERE expires_at <= %(now)s
-        ORDER BY expires_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED
-    ) AND expires_at <= %(now)s"""
+_PURGE_SQL = "SELECT payment_intent_purge(%(now)s, NULL, %(limit)s)"
 
 
 @cache
@@ -762,7 +781,7 @@ def _commit_sql(
         parts.append(_PURGE_IN_COMMIT_SQL)
         after_intent = "WHERE EXISTS (SELECT FROM intent)" if new_intent is not None else ""
         parts.append(_RECORD_SQL.format(after_intent=after_intent))
-        recorded = "EXISTS (SELECT FROM record)"
+        recorded = "EXISTS (SELECT FROM record) AND EXISTS (SELECT FROM purged)"
     if new_claim is not None:
         parts.append(_CLAIM_INTENT_SQL[new_claim])
         if keyed_claim:
