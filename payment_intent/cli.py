@@ -241,8 +241,7 @@ def _describe(spec: OperationSpec, dialect: str) -> str:
     """A command's help: what it does, its parameters in the dialect's names, an example."""
     assert spec.command is not None
     if dialect not in spec.dialects:
-        instead = _instead(spec, dialect)
-        return f"{spec.summary}.\n\n{_not_in(spec, dialect, instead)}"
+        return f"{spec.summary}.\n\n{_not_in(spec, dialect)}"
     names = list(wire_parameters(spec, dialect))
     lines = [f"{spec.summary}.", ""]
     if names:
@@ -302,27 +301,20 @@ def example(spec: OperationSpec, dialect: str) -> str:
     return " ".join(words)
 
 
-def _instead(spec: OperationSpec, dialect: str) -> OperationSpec | None:
-    """The command of ``dialect`` that takes what ``spec`` takes (PayRex's attach for confirm)."""
-    return next(
-        (
-            other
-            for other in COMMANDS.values()
-            if other is not spec and other.params is spec.params and dialect in other.dialects
-        ),
-        None,
-    )
-
-
-def _not_in(spec: OperationSpec, dialect: str, instead: OperationSpec | None) -> str:
+def _not_in(spec: OperationSpec, dialect: str) -> str:
+    """Why ``dialect`` has no ``spec``, and its command that takes the same parameters (PayRex's
+    attach for confirm), or else the commands it has."""
+    instead = [
+        other
+        for other in COMMANDS.values()
+        if other is not spec and other.params is spec.params and dialect in other.dialects
+    ]
     said = f"{dialect} has no {spec.command}"
-    if instead is None:
-        return f"{said}; its commands: {', '.join(_commands_of(dialect))}"
-    return f"{said}; {instead.command} takes the same parameters: {example(instead, dialect)}"
-
-
-def _commands_of(dialect: str) -> list[str]:
-    return [name for name, spec in COMMANDS.items() if dialect in spec.dialects]
+    if instead:
+        other = instead[0]
+        return f"{said}; {other.command} takes the same parameters: {example(other, dialect)}"
+    has = [name for name, other in COMMANDS.items() if dialect in other.dialects]
+    return f"{said}; its commands: {', '.join(has)}"
 
 
 def _dialect_named_in(words: Sequence[str]) -> str:
@@ -426,7 +418,7 @@ def request_of(args: argparse.Namespace, rest: Sequence[str]) -> Request:
     dialect: str = getattr(args, "dialect", "casapay")
     where = f"{PROG} {spec.command}"
     if dialect not in spec.dialects:
-        raise UsageError(where, _not_in(spec, dialect, _instead(spec, dialect)))
+        raise UsageError(where, _not_in(spec, dialect))
     intent, pairs = _words(spec, dialect, rest)
     if spec.names_intent:
         if intent is None:

@@ -2,7 +2,11 @@
 
 Each step is printed as the command that repeats it by hand (``payment-intent capture pi_… amount=…
 --at …``) followed by the transition it made, so the demo doubles as a tutorial for the command
-line. The script checks itself: a step that does not end in its expected status fails the demo.
+line. The demo runs each step from the very words it prints, through the command line's own
+parser, and those words name ``--dialect`` and ``--db`` whenever they are not the defaults, so a
+printed line pasted into a shell does what the demo did; only the ids differ, since by hand each
+``create`` makes an intent of its own. The script checks itself: a step that does not end in its
+expected status fails the demo.
 """
 
 from __future__ import annotations
