@@ -186,22 +186,25 @@ def test_demo_db_memory_is_the_throw_away_store_and_the_commands_name_no_store()
     assert all("--db" not in words for words, _ in _printed_steps(demo.getvalue()))
 
 
-def test_a_reader_that_stops_early_ends_the_demo_quietly(tmp_path: Path) -> None:
-    demo = subprocess.Popen(
-        ["payment-intent", "demo"],
-        cwd=tmp_path,
-        env=_shell_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        bufsize=0,
-    )
-    assert demo.stdout is not None
-    assert demo.stderr is not None
-    assert demo.stdout.read(10) == b"A checkout"
-    demo.stdout.close()  # what `payment-intent demo | head -1` does once head has its line
-    errors = demo.stderr.read()
-    assert demo.wait(timeout=60) == BROKEN_PIPE
-    assert errors == b""
+def test_a_reader_that_has_gone_ends_the_demo_quietly(tmp_path: Path) -> None:
+    """As in ``payment-intent demo | head -1`` once head has its line: the pipe's reading end is
+    closed before the demo writes, so its first write meets a reader that has gone."""
+    reading, writing = os.pipe()
+    os.close(reading)
+    try:
+        demo = subprocess.run(
+            ["payment-intent", "demo"],
+            cwd=tmp_path,
+            env=_shell_env(),
+            stdout=writing,
+            stderr=subprocess.PIPE,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(writing)
+    assert demo.stderr == b""
+    assert demo.returncode == BROKEN_PIPE
 
 
 # -- commands by hand ----------------------------------------------------------------------------
