@@ -27,6 +27,7 @@ import pytest
 from payment_intent import cli
 from payment_intent.adapters.memory import InMemoryStore
 from payment_intent.cli import BROKEN_PIPE, main
+from payment_intent.diagram import lifecycle_mermaid
 from payment_intent.walkthrough import DEMO_START, WEEK
 from tests.wire.conftest import SEED_KEY, connected, raw_request, read_response
 
@@ -149,6 +150,12 @@ def test_the_demos_notes_give_amounts_in_major_units() -> None:
     payrex = io.StringIO()
     assert main(["demo", "--dialect", "payrex"], payrex) == 0
     assert "(captured 1000.00 PHP of 1200.00 PHP; the rest is released)" in payrex.getvalue()
+
+
+def test_diagram_prints_the_lifecycle_as_mermaid_source() -> None:
+    out = io.StringIO()
+    assert main(["diagram"], out) == 0
+    assert out.getvalue() == lifecycle_mermaid()
 
 
 def test_demo_at_starts_the_demos_clock_there() -> None:

@@ -168,5 +168,5 @@ def test_a_printed_command_works_as_pasted(printed: Printed, tmp_path: Path) -> 
 def test_the_pages_print_commands_of_every_kind() -> None:
     """The reading above finds what the pages hold: the demo, commands by hand, and serve."""
     kinds = {p.words[1] for p in PRINTED if len(p.words) > 1}
-    assert {"demo", "create", "confirm", "capture", "serve", "diagram"} <= kinds
+    assert {"demo", "create", "confirm", "capture", "serve"} <= kinds
     assert any(p.env for p in PRINTED)
