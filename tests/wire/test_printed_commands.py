@@ -4,11 +4,13 @@ The commands are those of the pages' shell blocks, read as a shell reads them: c
 joined, comments dropped, ``&&`` chains split, leading ``NAME=value`` words as the environment.
 Each runs as printed, in a fresh directory, after the commands printed before it in its block;
 the one word a person changes is ``pi_…``, where they put the id that the block's ``create``
-printed. ``serve`` runs until stopped: it works when it says it is serving.
+printed. ``serve`` runs until stopped: it works when its first line says where it serves, and it
+keeps running beside the commands printed after it in its block.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -17,6 +19,8 @@ import shlex
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -70,26 +74,6 @@ def _printed() -> list[Printed]:
 
 PRINTED = _printed()
 
-#: Printed commands known not to work as printed, each with what its page needs.
-KNOWN_BROKEN = {
-    "payment-intent serve --dialect payrex --db payrex.sqlite3 --port 4243 --clock manual "
-    "--at 1706140800": "docs/http.md prints serve with no API key, so it stops at once with "
-    "'no API key to accept'; the page needs --api-key sk_test_… on that line",
-}
-
-
-def _cases() -> list[object]:
-    return [
-        pytest.param(
-            printed,
-            id=str(printed),
-            marks=[pytest.mark.xfail(reason=KNOWN_BROKEN[shlex.join(printed.words)])]
-            if shlex.join(printed.words) in KNOWN_BROKEN
-            else [],
-        )
-        for printed in PRINTED
-    ]
-
 
 def _environment(printed: Printed) -> dict[str, str]:
     """A user's shell: the installed console script on the PATH, no store or keys of ours."""
@@ -108,7 +92,10 @@ def _as_typed(printed: Printed, created: str | None) -> list[str]:
     return words
 
 
-def _serves(printed: Printed, cwd: Path) -> None:
+@contextmanager
+def _serving(printed: Printed, cwd: Path) -> Iterator[None]:
+    """``serve`` as printed, running until the block is done with it; it works when its first
+    line says where it serves."""
     words = _as_typed(printed, None)
     port = int(words[words.index("--port") + 1]) if "--port" in words else 4242
     with socket.socket() as probe:
@@ -123,38 +110,18 @@ def _serves(printed: Printed, cwd: Path) -> None:
         assert server.stderr is not None
         ready, _, _ = select.select([server.stderr], [], [], 30)
         said = server.stderr.readline() if ready else "(nothing in 30 seconds)"
-        assert said.startswith("Serving "), f"{printed}: {said}"
+        assert re.match(r"payment-intent serve: \w+ on http://", said), f"{printed}: {said}"
         assert server.poll() is None
+        yield
     finally:
         server.terminate()
         server.wait(timeout=10)
 
 
-@pytest.mark.parametrize("printed", _cases())
-def test_a_printed_command_works_as_pasted(printed: Printed, tmp_path: Path) -> None:
-    before = [p for p in PRINTED if (p.page, p.block) == (printed.page, printed.block)]
-    created: str | None = None
-    for earlier in before[: before.index(printed)]:
-        if earlier.words[1:2] == ["serve"]:
-            continue
-        done = subprocess.run(
-            _as_typed(earlier, created),
-            cwd=tmp_path,
-            env=_environment(earlier),
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert done.returncode == 0, f"{earlier}: {done.stderr or done.stdout}"
-        if earlier.words[1:2] == ["create"]:
-            created = json.loads(done.stdout)["id"]
-    if printed.words[1:2] == ["serve"]:
-        _serves(printed, tmp_path)
-        return
+def _runs(printed: Printed, created: str | None, cwd: Path) -> subprocess.CompletedProcess[str]:
     done = subprocess.run(
         _as_typed(printed, created),
-        cwd=tmp_path,
+        cwd=cwd,
         env=_environment(printed),
         capture_output=True,
         text=True,
@@ -162,11 +129,33 @@ def test_a_printed_command_works_as_pasted(printed: Printed, tmp_path: Path) -> 
         check=False,
     )
     assert done.returncode == 0, f"{printed}: {done.stderr or done.stdout}"
-    assert done.stderr == ""
+    assert done.stderr == "", f"{printed}: {done.stderr}"
+    return done
+
+
+@pytest.mark.parametrize("printed", PRINTED, ids=str)
+def test_a_printed_command_works_as_pasted(printed: Printed, tmp_path: Path) -> None:
+    """After the commands printed before it in its block; the last ``serve`` among them runs
+    beside it, as in the other terminal a page tells the reader to use."""
+    before = [p for p in PRINTED if (p.page, p.block) == (printed.page, printed.block)]
+    created: str | None = None
+    server: Printed | None = None
+    for earlier in before[: before.index(printed)]:
+        if earlier.words[1:2] == ["serve"]:
+            server = earlier
+            continue
+        done = _runs(earlier, created, tmp_path)
+        if earlier.words[1:2] == ["create"]:
+            created = json.loads(done.stdout)["id"]
+    if printed.words[1:2] == ["serve"]:
+        with _serving(printed, tmp_path):
+            return
+    with _serving(server, tmp_path) if server is not None else contextlib.nullcontext():
+        _runs(printed, created, tmp_path)
 
 
 def test_the_pages_print_commands_of_every_kind() -> None:
     """The reading above finds what the pages hold: the demo, commands by hand, and serve."""
     kinds = {p.words[1] for p in PRINTED if len(p.words) > 1}
-    assert {"demo", "create", "confirm", "capture", "serve"} <= kinds
+    assert {"demo", "create", "confirm", "capture", "serve", "trigger"} <= kinds
     assert any(p.env for p in PRINTED)
