@@ -73,7 +73,7 @@ class UsageError(SystemExit):
 class _Parser(argparse.ArgumentParser):
     """argparse, where a mistake is a :class:`UsageError` naming the fix instead of the usage."""
 
-    #: Every option a parser takes, by flag: what the fix for a bad value quotes.
+    #: Every argument a parser takes, by flag (or a positional's name): what a fix quotes.
     flags: dict[str, argparse.Action]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -85,7 +85,8 @@ class _Parser(argparse.ArgumentParser):
 
     def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action:
         action = super().add_argument(*args, **kwargs)
-        self.flags.update(dict.fromkeys(action.option_strings, action))
+        names = action.option_strings or [str(action.metavar or action.dest)]
+        self.flags.update(dict.fromkeys(names, action))
         return action
 
     def error(self, message: str) -> NoReturn:
@@ -98,13 +99,17 @@ class _Parser(argparse.ArgumentParser):
             hint = f"did you mean {close[0]}? " if close else ""
             commands = ", ".join(_COMMAND_NAMES)
             raise UsageError(self.prog, f"no command {given!r}; {hint}(commands: {commands})")
+        required = message.removeprefix("the following arguments are required: ")
         flag = message.removeprefix("argument ").partition(":")[0].split("/")[0]
+        if required != message:
+            flag = required.split(", ")[0]
         action = self.flags.get(flag)
         if "(choose from " in message:
             pass  # the choices are the fix
         elif action is not None and action.help not in (None, argparse.SUPPRESS):
             metavar = action.metavar or action.dest.upper()
-            message += f" ({flag} {metavar}: {action.help})"
+            shown = f"{flag} {metavar}" if action.option_strings else flag
+            message += f" ({shown}: {action.help})"
         else:
             message += f" (see {self.prog} --help)"
         raise UsageError(self.prog, message)

@@ -179,6 +179,7 @@ def test_a_dashed_name_the_dialect_renames_is_refused_by_the_api_as_over_http(
         (["diagram", "--dialect", "payrex"], "the diagram is drawn in the canonical status names"),
         (["--dialect", "payrex", "diagram"], "so it takes no --dialect"),
         (["diagram", "--db", "x.sqlite3"], "the diagram reads no store and no clock"),
+        (["trigger"], "arguments are required: EVENT (EVENT: payment_intent.created, "),
         (["demo", "pi_1"], "payment-intent demo: unrecognized arguments: pi_1"),
         (["create", "amount=5000", "--db", "mysql://x"], "--db: Unknown store URL 'mysql://x'"),
     ],
