@@ -524,6 +524,12 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
     if command == "serve":
         return serve(args, dialect)
     if command == "trigger":
+        if hasattr(args, "db") or hasattr(args, "at"):
+            raise UsageError(
+                f"{PROG} trigger",
+                "trigger acts on the running server at --url, with its store and clock, so it "
+                "takes no --db or --at",
+            )
         return trigger(args, dialect, out)
     request: Request = args.request
     store = _store_for(getattr(args, "db", None))

@@ -180,6 +180,7 @@ def test_a_dashed_name_the_dialect_renames_is_refused_by_the_api_as_over_http(
         (["--dialect", "payrex", "diagram"], "so it takes no --dialect"),
         (["diagram", "--db", "x.sqlite3"], "the diagram reads no store and no clock"),
         (["trigger"], "arguments are required: EVENT (EVENT: payment_intent.created, "),
+        (["trigger", "payment_intent.created", "--db", "x.sqlite3"], "takes no --db or --at"),
         (["demo", "pi_1"], "payment-intent demo: unrecognized arguments: pi_1"),
         (["create", "amount=5000", "--db", "mysql://x"], "--db: Unknown store URL 'mysql://x'"),
     ],
