@@ -15,6 +15,7 @@ import html
 import re
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from payment_intent.domain.currencies import in_major_units
 from payment_intent.domain.errors import PaymentIntentError
 from payment_intent.domain.model import PaymentIntent
 from payment_intent.domain.status import Status
@@ -82,9 +83,9 @@ def _back(intent: PaymentIntent, status: str) -> Page:
 
 
 def _form(intent: PaymentIntent) -> str:
-    amount = html.escape(f"{intent.amount} {intent.currency.upper()}")
+    amount = html.escape(in_major_units(intent.amount, intent.currency))
     return (
-        f"<p>Test mode: authenticate the payment of {amount} (minor units).</p>"
+        f"<p>Test mode: authenticate the payment of {amount}.</p>"
         '<form method="post"><button name="succeed" value="true">Complete</button> '
         '<button name="succeed" value="false">Fail</button></form>'
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 _ZERO_DECIMAL = "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF"
 _THREE_DECIMAL = "BHD IQD JOD KWD LYD OMR TND"
 _FOUR_DECIMAL = "CLF UYW"
@@ -46,3 +48,10 @@ def minimum_amount(code: str) -> int:
         return int(_MINIMUMS[code])
     exponent: int = MINOR_UNITS[code]
     return max(1, int((5 * 10**exponent + 9) // 10))  # 0.50 of the major unit, rounded up
+
+
+def in_major_units(amount: int, code: str) -> str:
+    """``amount`` (in ``code``'s minor unit) as a person reads it: ``4999, "eur"`` is
+    ``"49.99 EUR"``, ``5000, "jpy"`` is ``"5000 JPY"`` (yen have no minor unit)."""
+    exponent = MINOR_UNITS[code.lower()]
+    return f"{Decimal(amount).scaleb(-exponent):.{exponent}f} {code.upper()}"
