@@ -44,6 +44,7 @@ from payment_intent.domain.errors import PaymentIntentError
 from payment_intent.operations import COMMANDS, OperationSpec
 from payment_intent.ports import Clock, Store
 from payment_intent.server import MAX_CONNECTIONS, REQUEST_TIMEOUT
+from payment_intent.service.sweep import PeriodicSweep
 
 PROG = "payment-intent"
 DEFAULT_DB = "payment_intents.sqlite3"
@@ -661,6 +662,7 @@ def _serve(args: argparse.Namespace, dialect: str) -> int:
         raise _ServeError(f"cannot open the store {store_url!r}: {error}") from None
     live_store = None
     worker = None
+    sweeper = None
     try:
         try:
             hooks_beside(store, store_url)
@@ -705,6 +707,8 @@ def _serve(args: argparse.Namespace, dialect: str) -> int:
         test_schedule = _schedule(RetrySchedule.for_test_mode(), args)
         live_schedule = _schedule(RetrySchedule.for_live_mode(), args)
         worker = start_delivery(api, test_schedule, live_schedule)
+        # Reads show a lapsed hold canceled at once; the sweep stores it and emits its event.
+        sweeper = PeriodicSweep(api.services.values()).start()
         host, port = str(server.server_address[0]), int(server.server_address[1])
         prefix = get_dialect(dialect).prefix
         lines = [
@@ -727,6 +731,8 @@ def _serve(args: argparse.Namespace, dialect: str) -> int:
         finally:
             server.server_close()
     finally:
+        if sweeper is not None:
+            sweeper.stop()
         if worker is not None:
             worker.stop()
         store.close()

@@ -7,11 +7,20 @@ which the store finds through an index. It also purges idempotency records past 
 
 from __future__ import annotations
 
+import contextlib
+import threading
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
 from payment_intent.domain import expiry
+from payment_intent.domain.errors import PaymentIntentError
 from payment_intent.domain.events import Change
 from payment_intent.domain.model import PaymentIntent
 from payment_intent.ports import BatchStore, Clock, Commit, Store
 from payment_intent.service.loop import commit_quietly, events_of
+
+if TYPE_CHECKING:
+    from payment_intent.service.intents import PaymentIntents
 
 #: Holds loaded and written per round of the sweep.
 BATCH = 500
@@ -55,3 +64,29 @@ def expire_authorizations(store: Store, clock: Clock) -> list[PaymentIntent]:
         # hands: they finish the job, and another round would only meet them again.
         if len(due) < BATCH or not written:
             return expired
+
+
+class PeriodicSweep:
+    """Runs the sweep for each of ``services`` every ``interval`` seconds on a thread of its own,
+    so a long-running server emits the ``payment_intent.canceled`` of every lapsed hold without a
+    caller asking for it. A failing round (the store unreachable) is retried at the next one."""
+
+    def __init__(self, services: Iterable[PaymentIntents], interval: float = 1.0) -> None:
+        self.services = list(services)
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="expiry-sweep", daemon=True)
+
+    def start(self) -> PeriodicSweep:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            for service in self.services:
+                with contextlib.suppress(PaymentIntentError):
+                    service.expire_authorizations()
