@@ -421,6 +421,54 @@ class EventsParams(BaseModel):
     limit: Annotated[int, Field(ge=1, le=1000)] = 100
 
 
+#: The longest search query read (Stripe's queries are a few clauses long).
+MAX_QUERY_LENGTH = 1000
+#: The longest search page token: an opaque cursor of the server's own making.
+MAX_PAGE_TOKEN_LENGTH = 512
+
+
+class SearchParams(BaseModel):
+    """Stripe's search: a query in its language, a page size, and the token of the next page."""
+
+    model_config = _CLOSED
+
+    query: Annotated[Text, StringConstraints(min_length=1, max_length=MAX_QUERY_LENGTH)]
+    limit: Annotated[int, Field(ge=1, le=100)] = 10
+    page: (
+        Annotated[Text, StringConstraints(min_length=1, max_length=MAX_PAGE_TOKEN_LENGTH)] | None
+    ) = None
+
+
+EventTypeName = Annotated[
+    Text, StringConstraints(min_length=1, max_length=200, pattern=r"^[a-z_.*]+$")
+]
+
+
+class EventListParams(BaseModel):
+    """Stripe's events list: newest first, by type (``*`` as a wildcard) and creation time."""
+
+    model_config = _CLOSED
+
+    type: EventTypeName | None = None
+    types: Annotated[list[EventTypeName], Field(min_length=1, max_length=20)] | None = None
+    created: Integer | CreatedFilter | None = None
+    limit: Annotated[int, Field(ge=1, le=100)] = 10
+    starting_after: Id | None = None
+    ending_before: Id | None = None
+
+    @model_validator(mode="after")
+    def _one_of_each(self) -> EventListParams:
+        if self.type is not None and self.types is not None:
+            raise PydanticCustomError(
+                "type_conflict", "type and types cannot be used together.", {"param": "types"}
+            )
+        if self.starting_after is not None and self.ending_before is not None:
+            raise PydanticCustomError(
+                "cursor_conflict", "starting_after and ending_before cannot be used together."
+            )
+        return self
+
+
 class RetrieveParams(BaseModel):
     model_config = _CLOSED
 
