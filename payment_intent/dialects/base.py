@@ -75,6 +75,9 @@ class Dialect(ABC):
     routes: ClassVar[tuple[Route, ...]]
     #: Wire name → canonical name, for every operation (``"*"``) or one of them.
     renames: ClassVar[Mapping[str, Mapping[str, str]]]
+    #: Canonical parameters this provider's API does not have, for every operation (``"*"``) or
+    #: one of them: refused as unknown, as the provider would.
+    unspoken: ClassVar[Mapping[str, frozenset[str]]] = {}
 
     # -- requests --------------------------------------------------------------------------------
 
@@ -103,7 +106,8 @@ class Dialect(ABC):
         if not params:
             return {}
         renames, hidden = self._renames_and_hidden(operation)
-        allowed = parameter_names(operation)
+        allowed = parameter_names(operation) - self.unspoken.get("*", frozenset())
+        allowed -= self.unspoken.get(operation, frozenset())
         canonical: dict[str, Any] = {}
         for key, value in params.items():
             name = renames.get(key, key)

@@ -45,6 +45,9 @@ from payment_intent.domain.params import EventListParams, NoParams, SearchParams
 from payment_intent.domain.profiles import CASAPAY
 from payment_intent.service import Page, PaymentIntents
 
+# These reads go to the store directly: its failures must read as the service's do (503, retry).
+from payment_intent.service.intents import _storage_errors as _read_storage
+
 #: Stripe Connect's parameters: accepted by Stripe, but there are no connected accounts here.
 CONNECT_PARAMETERS = frozenset(
     {"application_fee_amount", "on_behalf_of", "transfer_data", "transfer_group"}
@@ -178,6 +181,11 @@ class CasaPay(Dialect):
         self, operation: str, service: PaymentIntents, object_id: str, params: dict[str, Any]
     ) -> dict[str, Any] | None:
         """Stripe's search, events list, event and payment method: reads only CasaPay routes."""
+        return _read_storage(self._answer_read)(operation, service, object_id, params)
+
+    def _answer_read(
+        self, operation: str, service: PaymentIntents, object_id: str, params: dict[str, Any]
+    ) -> dict[str, Any] | None:
         if operation == "search":
             given = parse(SearchParams, params)
             query = search_query.parse(given.query)

@@ -155,6 +155,7 @@ def create(
     with ``confirm`` the same request also attempts the payment, stored as one version."""
     currency = profile.currency(params.currency)
     profile.check_amount(params.amount, currency)
+    profile.check_capture_method(params.capture_method)
     types = tuple(params.payment_method_types or ("card",))
     profile.check_payment_method_types(types, "payment_method_types")
     if params.statement_descriptor is not None:
@@ -264,6 +265,7 @@ def update(
         method_options = payment_methods.options(params.payment_method_options)
         changes["payment_method_options"] = method_options
     if params.capture_method is not None:
+        profile.check_capture_method(params.capture_method)
         changes["capture_method"] = CaptureMethod(params.capture_method)
     if params.statement_descriptor is not None:
         profile.check_statement_descriptor(params.statement_descriptor)
