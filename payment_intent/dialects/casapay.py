@@ -161,6 +161,13 @@ class CasaPay(Dialect):
     ) -> dict[str, Any]:
         """Read ``Stripe-Version`` and ``expand[]`` before the request runs: a version or a path
         this server cannot answer in is a 400 that stores nothing."""
+        if headers.get("stripe-account"):
+            raise InvalidRequestError(
+                "The Stripe-Account header acts on a connected account; this stand-in does not "
+                "model Connect, so it serves the platform's own intents only. Leave the header "
+                "out.",
+                code="parameter_invalid",
+            )
         version = versions.resolve(headers.get("stripe-version"))
         paths = expansion.parse(params.pop("expand")) if "expand" in params else ()
         root = ROOTS.get(operation, "payment_intent")

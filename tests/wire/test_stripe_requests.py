@@ -145,6 +145,21 @@ def test_connect_parameters_are_refused_as_connect_not_as_unknown(
     assert len(store) == 0
 
 
+def test_a_request_for_a_connected_account_is_refused_as_connect(
+    api: Api, store: InMemoryStore
+) -> None:
+    response = api.handle(
+        "POST",
+        "/v1/payment_intents",
+        "",
+        {**bearer(), "Stripe-Account": "acct_1Connected"},
+        b"amount=5000&currency=eur",
+    )
+    assert response.status == 400
+    assert "Connect" in response.body["error"]["message"]
+    assert len(store) == 0
+
+
 @pytest.mark.parametrize(
     ("params", "param"),
     [
