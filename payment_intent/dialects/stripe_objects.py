@@ -66,7 +66,7 @@ def intent(pi: PaymentIntent, view: View) -> dict[str, Any]:
     """The full PaymentIntent, as a secret-key caller sees it in ``view.version``."""
     latest = pi.latest_charge
     body: dict[str, Any] = {
-        # The CasaPay seed document's fields, in its order.
+        # The fields of the CasaPay API document, in its order.
         "id": pi.id,
         "object": "payment_intent",
         "amount": pi.amount,
@@ -82,7 +82,7 @@ def intent(pi: PaymentIntent, view: View) -> dict[str, Any]:
         "metadata": dict(pi.metadata),
         "created": pi.created,
         "livemode": pi.livemode,
-        # The seed's attribute table, then the rest of Stripe's object.
+        # Its attribute table, then the rest of Stripe's object.
         "confirmation_method": pi.confirmation_method.value,
     }
     if not view.version.latest_charge:

@@ -161,7 +161,7 @@ class ApiVersion:
         return self.name if self.name is not None else DEFAULT_REPORTED
 
 
-#: Without a header: the seed document's shape, the ``charges`` list of 2020-08-27.
+#: Without a header: CasaPay's own shape, the ``charges`` list of 2020-08-27.
 DEFAULT_REPORTED = "2020-08-27"
 DEFAULT = ApiVersion(None, latest_charge=False, automatic_async=False)
 
