@@ -23,6 +23,7 @@ import base64
 import binascii
 import json
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
@@ -62,7 +63,9 @@ def search(store: Store, now: int, query: Query, params: SearchParams) -> Search
             found.setdefault(intent.id, intent)
     ordered = sorted(found.values(), key=lambda i: (i.created, i.id), reverse=True)
     if stop is not None:
-        ordered = [i for i in ordered if (i.created, i.id) > stop]
+        # Every alternative has read down to ``stop`` (that row included): what is older than it
+        # is not known for all of them yet, and waits for the next page.
+        ordered = [i for i in ordered if (i.created, i.id) >= stop]
     page = ordered[: params.limit]
     cursor: tuple[int, str] | None = None
     if len(ordered) > params.limit:
@@ -86,10 +89,8 @@ def _alternative(
     matched: list[PaymentIntent] = []
     position = after
     read = 0
-    while True:
+    while read < budget:
         chunk = min(max(wanted * 2, 50), budget - read)
-        if chunk <= 0:
-            return matched, False, position or (2**62, "")
         rows = store.list_intents(
             ListQuery(
                 limit=chunk,
@@ -107,10 +108,13 @@ def _alternative(
             position = (row.created, row.id)
             if all(clause.matches(intent) for clause in clauses):
                 matched.append(intent)
-                if len(matched) >= wanted:
+                if len(matched) == wanted:
                     return matched, True, position
         if len(rows) < chunk:
             return matched, True, position or (0, "")
+    # The budget ran out with more rows to read; ``budget`` ≥ 1, so ``position`` was set.
+    assert position is not None
+    return matched, False, position
 
 
 def _indexed(
@@ -175,44 +179,42 @@ class EventPage:
 def list_events(store: Store, params: EventListParams) -> EventPage:
     """A page of events newest first, as Stripe lists them."""
     wanted = params.limit + 1
-
-    def keep(event: Event) -> bool:
-        return _event_matches(event, params)
-
     if params.ending_before is not None:
         # Newer than the cursor: read forwards from it, the oldest matches first, then turn.
         newer: list[Event] = []
-        position = _event_sequence(store, params.ending_before, "ending_before")
-        while len(newer) < wanted:
-            chunk = store.read_events(position, EVENT_CHUNK)
-            newer.extend(event for event in chunk if keep(event))
-            if len(chunk) < EVENT_CHUNK:
-                break
-            position = _sequence(chunk[-1])
+        for event in _feed(store, _event_sequence(store, params.ending_before, "ending_before")):
+            if _event_matches(event, params):
+                newer.append(event)
+                if len(newer) == wanted:
+                    break
         page = newer[: params.limit]
         page.reverse()
         return EventPage(page, len(newer) > params.limit)
-    limit_sequence = (
+    before = (
         _event_sequence(store, params.starting_after, "starting_after")
         if params.starting_after is not None
         else None
     )
+    # Older than the cursor (or the newest of all): the feed has no read backwards, so it is read
+    # forwards up to the cursor, keeping the newest matches.
     newest: deque[Event] = deque(maxlen=wanted)
-    position = 0
-    while True:
-        chunk = store.read_events(position, EVENT_CHUNK)
-        for event in chunk:
-            if limit_sequence is not None and _sequence(event) >= limit_sequence:
-                break
-            if keep(event):
-                newest.append(event)
-        else:
-            if len(chunk) == EVENT_CHUNK:
-                position = _sequence(chunk[-1])
-                continue
-        break
+    for event in _feed(store, 0):
+        if before is not None and _sequence(event) >= before:
+            break
+        if _event_matches(event, params):
+            newest.append(event)
     ordered = list(reversed(newest))
     return EventPage(ordered[: params.limit], len(ordered) > params.limit)
+
+
+def _feed(store: Store, after: int) -> Iterator[Event]:
+    """The committed events after the sequence ``after``, in commit order, read in chunks."""
+    while True:
+        chunk = store.read_events(after, EVENT_CHUNK)
+        yield from chunk
+        if len(chunk) < EVENT_CHUNK:
+            return
+        after = _sequence(chunk[-1])
 
 
 def retrieve_event(store: Store, event_id: str) -> Event:

@@ -469,3 +469,43 @@ def test_an_events_list_that_cannot_be_answered_is_refused(
     status, _ = send(api, "GET", "/v1/events", params)
     assert status == status_code
     assert send(api, "GET", "/v1/events/evt_missing")[0] == 404
+
+
+@pytest.mark.parametrize(
+    "query", ["amount:777", 'amount:777 OR customer:"cus_nobody"', "amount:777 OR amount:778"]
+)
+def test_a_search_scan_stops_at_its_budget_and_its_next_page_resumes_it(
+    api: Api, clock: ManualClock, monkeypatch: pytest.MonkeyPatch, query: str
+) -> None:
+    from payment_intent.dialects import stripe_lists
+
+    expected = []
+    for index in range(12):
+        clock.advance(1)
+        made = create(api, amount=777 if index in (1, 2, 9) else 1000 + index)
+        expected.append(made["id"])
+    wanted = [expected[9], expected[2], expected[1]]
+    # A page reads at most this many rows, so an unindexed query over 12 takes several pages.
+    monkeypatch.setattr(stripe_lists, "SCAN_BUDGET", 4)
+    seen: list[str] = []
+    pages = 0
+    params: dict[str, Any] = {"query": query, "limit": 2}
+    while True:
+        pages += 1
+        status, page = send(api, "GET", "/v1/payment_intents/search", params)
+        assert status == 200, page
+        seen.extend(i["id"] for i in page["data"])
+        if not page["has_more"]:
+            assert page["next_page"] is None
+            break
+        params = {**params, "page": page["next_page"]}
+        assert pages < 20
+    assert seen == wanted
+    assert pages > 2
+
+
+def test_a_search_page_token_not_made_by_the_server_is_refused(api: Api) -> None:
+    status, body = send(
+        api, "GET", "/v1/payment_intents/search", {"query": "amount>1", "page": "not-a-token!"}
+    )
+    assert (status, body["error"]["param"]) == (400, "page")
