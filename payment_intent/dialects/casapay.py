@@ -53,6 +53,9 @@ CONNECT_PARAMETERS = frozenset(
     {"application_fee_amount", "on_behalf_of", "transfer_data", "transfer_group"}
 )
 
+#: The operations only CasaPay routes, answered by :meth:`CasaPay.answer`.
+STRIPE_READS = frozenset({"search", "list_events", "retrieve_event", "retrieve_payment_method"})
+
 #: The shape at the top of each operation's answer, where ``expand[]`` paths start.
 ROOTS: dict[str, str] = {
     "list": "intent_list",
@@ -188,11 +191,14 @@ class CasaPay(Dialect):
         self, operation: str, service: PaymentIntents, object_id: str, params: dict[str, Any]
     ) -> dict[str, Any] | None:
         """Stripe's search, events list, event and payment method: reads only CasaPay routes."""
-        return _read_storage(self._answer_read)(operation, service, object_id, params)
+        if operation not in STRIPE_READS:
+            return None
+        return self._stripe_read(operation, service, object_id, params)
 
-    def _answer_read(
+    @_read_storage
+    def _stripe_read(
         self, operation: str, service: PaymentIntents, object_id: str, params: dict[str, Any]
-    ) -> dict[str, Any] | None:
+    ) -> dict[str, Any]:
         if operation == "search":
             given = parse(SearchParams, params)
             query = search_query.parse(given.query)
@@ -216,7 +222,7 @@ class CasaPay(Dialect):
             if service.processor.payment_method(object_id) is None:
                 raise resource_missing("payment_method", "payment_method", object_id)
             return self._view().payment_method(object_id, livemode=service.livemode)
-        return None
+        raise ValueError(f"{operation} is not one of Stripe's reads")  # STRIPE_READS says which
 
     def finish_response(self, operation: str, body: dict[str, Any]) -> dict[str, Any]:
         request = _REQUEST.get()

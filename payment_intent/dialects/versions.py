@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from payment_intent.domain.errors import InvalidRequestError
 
@@ -166,6 +167,7 @@ DEFAULT_REPORTED = "2020-08-27"
 DEFAULT = ApiVersion(None, latest_charge=False, automatic_async=False)
 
 
+@lru_cache(maxsize=64)  # an SDK sends the same header on every request; a refusal is not kept
 def resolve(header: str | None) -> ApiVersion:
     """The version a ``Stripe-Version`` header asks for, or a 400 naming it."""
     if header is None or not header.strip():
