@@ -47,6 +47,9 @@ from payment_intent.service import Page, PaymentIntents
 
 # These reads go to the store directly: its failures must read as the service's do (503, retry).
 from payment_intent.service.intents import _storage_errors as _read_storage
+from payment_intent.webhooks.resources import WebhookEndpoints
+
+_WEBHOOKS = WebhookEndpoints("casapay")
 
 #: Stripe Connect's parameters: accepted by Stripe, but there are no connected accounts here.
 CONNECT_PARAMETERS = frozenset(
@@ -210,13 +213,18 @@ class CasaPay(Dialect):
                 "next_page": found.next_page,
                 "url": f"{self.prefix}/payment_intents/search",
             }
-        if operation == "list_events":
-            page = stripe_lists.list_events(service.store, parse(EventListParams, params))
-            events = [self.render_event(event) for event in page.data]
-            return _list(events, page.has_more, f"{self.prefix}/events")
-        if operation == "retrieve_event":
-            parse(NoParams, params)
-            return self.render_event(stripe_lists.retrieve_event(service.store, object_id))
+        if operation in ("list_events", "retrieve_event"):
+            events: Page[Event]
+            if operation == "list_events":
+                listed = stripe_lists.list_events(service.store, parse(EventListParams, params))
+                events = Page(listed.data, listed.has_more)
+            else:
+                parse(NoParams, params)
+                events = Page([stripe_lists.retrieve_event(service.store, object_id)], False)
+            body = self.render_events(events, f"{self.prefix}/events")
+            # pending_webhooks: the endpoints that have not acknowledged each event yet.
+            _WEBHOOKS.annotate_events(body, events, service)
+            return body if operation == "list_events" else body["data"][0]
         if operation == "retrieve_payment_method":
             parse(NoParams, params)
             if service.processor.payment_method(object_id) is None:
