@@ -225,3 +225,26 @@ def test_a_key_still_in_flight_is_a_409_that_says_retry_and_acts_once(
     assert second.headers["Stripe-Should-Retry"] == "true"
     assert first["response"].status_code == 200
     assert first["response"].json()["amount_received"] == 5000
+
+
+def test_an_sdk_pinned_to_an_older_version_reads_the_charges_list(url: str) -> None:
+    older = stripe.StripeClient(
+        SEED_KEY, base_addresses={"api": url}, max_network_retries=0, stripe_version="2020-08-27"
+    )
+    intent = older.v1.payment_intents.create(
+        params={
+            "amount": 5000,
+            "currency": "eur",
+            "payment_method": "pm_card_visa",
+            "confirm": True,
+        }
+    )
+    assert intent.capture_method == "automatic"
+    (charge,) = intent.charges.data
+    assert isinstance(charge, stripe.Charge)
+    assert (charge.billing_details.name, charge.disputed, charge.refunds.data) == (None, False, [])
+    assert charge.payment_method_details.card.exp_year > 2000
+    expanded = older.v1.payment_intents.retrieve(
+        intent.id, params={"expand": ["charges.data.payment_intent"]}
+    )
+    assert expanded.charges.data[0].payment_intent.id == intent.id
