@@ -1,10 +1,10 @@
-"""CasaPay on the wire: Stripe's shapes, as the CasaPay seed document shows them.
+"""CasaPay on the wire: Stripe's shapes, as CasaPay's API reference shows them.
 
-Decisions where the seed is silent follow what a Stripe user (and the ``stripe`` SDK) expects; they
-are listed in ``docs/http.md``. In short: ``object`` keys, ``created`` timestamps, lower-case
-currencies, canonical status names, Stripe's objects complete for the API version the request
-names (:mod:`.versions`, :mod:`.stripe_objects`), ``expand[]`` (:mod:`.expansion`), and the error
-body ``{"error": {type, code, message, param?, ...}}``.
+Decisions where that reference is silent follow what a Stripe user (and the ``stripe`` SDK)
+expects; they are listed in ``docs/http.md``. In short: ``object`` keys, ``created`` timestamps,
+lower-case currencies, canonical status names, Stripe's objects complete for the API version the
+request names (:mod:`.versions`, :mod:`.stripe_objects`), ``expand[]`` (:mod:`.expansion`), and
+the error body ``{"error": {type, code, message, param?, ...}}``.
 
 What a request says about its own answer (its ``Stripe-Version`` header, its ``expand[]``) is read
 once, before it runs, into a context of its own: :class:`Api` answers each request in a fresh
