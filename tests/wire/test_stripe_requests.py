@@ -402,6 +402,13 @@ def test_search_shows_a_lapsed_hold_as_canceled(api: Api, clock: ManualClock) ->
         api, "GET", "/v1/payment_intents/search", {"query": 'amount:5000 AND -status:"canceled"'}
     )
     assert unpaid["data"] == []
+    # Through the store's status index too: a lapsed hold is filed as canceled, not held.
+    _, canceled = send(api, "GET", "/v1/payment_intents/search", {"query": 'status:"canceled"'})
+    assert [i["id"] for i in canceled["data"]] == [held["id"]]
+    _, holding = send(
+        api, "GET", "/v1/payment_intents/search", {"query": 'status:"requires_capture"'}
+    )
+    assert holding["data"] == []
 
 
 def test_a_token_with_no_test_method_is_no_such_payment_method(
