@@ -18,11 +18,13 @@ from payment_intent.domain.params import (
     CaptureParams,
     ConfirmParams,
     CreateParams,
+    EventListParams,
     EventsParams,
     ListParams,
     NoParams,
     OutcomeParams,
     RetrieveParams,
+    SearchParams,
     UpdateParams,
 )
 from payment_intent.webhooks.params import (
@@ -171,6 +173,17 @@ OPERATIONS: dict[str, OperationSpec] = {
             command="create",
             example="amount=5000 currency=eur",
         ),
+        # Before retrieve: /payment_intents/search would otherwise read as an intent's id.
+        OperationSpec(
+            "search",
+            "search intents with Stripe's query language",
+            SearchParams,
+            mutates=False,
+            keyed=False,
+            names_intent=False,
+            endpoints={"casapay": (Endpoint("GET", "/payment_intents/search"),)},
+            dialects=frozenset({"casapay"}),
+        ),
         OperationSpec(
             "retrieve",
             "show an intent (client_secret=... for the browser's view)",
@@ -285,9 +298,44 @@ OPERATIONS: dict[str, OperationSpec] = {
             mutates=False,
             keyed=False,
             names_intent=False,
-            endpoints=_both("GET", "/events"),
+            # CasaPay's /events is Stripe's list (newest first); the commit-order feed that an
+            # embedding backend reads has a route of its own there.
+            endpoints={
+                "casapay": (Endpoint("GET", "/events_feed"),),
+                "payrex": (Endpoint("GET", "/events"),),
+            },
             command="events",
             example="limit=5",
+        ),
+        OperationSpec(
+            "list_events",
+            "Stripe's events list: newest first, by type and creation time",
+            EventListParams,
+            mutates=False,
+            keyed=False,
+            names_intent=False,
+            endpoints={"casapay": (Endpoint("GET", "/events"),)},
+            dialects=frozenset({"casapay"}),
+        ),
+        OperationSpec(
+            "retrieve_event",
+            "one event by id",
+            NoParams,
+            mutates=False,
+            keyed=False,
+            names_intent=False,
+            endpoints={"casapay": (Endpoint("GET", "/events/{id}"),)},
+            dialects=frozenset({"casapay"}),
+        ),
+        OperationSpec(
+            "retrieve_payment_method",
+            "one of the processor's payment methods by id",
+            NoParams,
+            mutates=False,
+            keyed=False,
+            names_intent=False,
+            endpoints={"casapay": (Endpoint("GET", "/payment_methods/{id}"),)},
+            dialects=frozenset({"casapay"}),
         ),
         OperationSpec(
             "expire",

@@ -10,6 +10,7 @@ produce a traceback, and a refused request stores nothing (the service validates
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import secrets
@@ -154,6 +155,17 @@ class Api:
         body: bytes = b"",
     ) -> WireResponse:
         """Answer one request; never raises."""
+        # A context of its own, so what the dialect reads from this request stays with it.
+        return contextvars.copy_context().run(self._handle, method, path, query, headers, body)
+
+    def _handle(
+        self,
+        method: str,
+        path: str,
+        query: str,
+        headers: Mapping[str, str] | None,
+        body: bytes,
+    ) -> WireResponse:
         lowered = {str(k).lower(): str(v) for k, v in (headers or {}).items()}
         if authentication_page.ROUTE in path:
             page = self._authentication_page(method.upper(), path, body)
@@ -179,7 +191,9 @@ class Api:
                     code="secret_key_required",
                 )
             idempotency_key = lowered.get("idempotency-key") if operation in KEYED else None
-            return self._answer(operation, key.livemode, ids.get("id", ""), params, idempotency_key)
+            return self._answer(
+                operation, key.livemode, ids.get("id", ""), params, idempotency_key, lowered
+            )
         except PaymentIntentError as error:
             return self._error(error)
         except Exception:  # a bug, never the caller's fault: log it, answer in the dialect's shape
@@ -229,9 +243,22 @@ class Api:
             raise ValueError(f"Unknown operation {operation!r}.")
         if idempotency_key is not None and operation not in KEYED:
             raise ValueError(f"{operation} takes no idempotency key.")
+        return contextvars.copy_context().run(
+            self._call, operation, intent_id, params or {}, form, livemode, idempotency_key
+        )
+
+    def _call(
+        self,
+        operation: str,
+        intent_id: str,
+        params: dict[str, Any],
+        form: bool,
+        livemode: bool,
+        idempotency_key: str | None,
+    ) -> WireResponse:
         try:
-            canonical = self.dialect.to_canonical(operation, params or {}, form=form)
-            return self._answer(operation, livemode, intent_id, canonical, idempotency_key)
+            canonical = self.dialect.to_canonical(operation, params, form=form)
+            return self._answer(operation, livemode, intent_id, canonical, idempotency_key, {})
         except PaymentIntentError as error:
             return self._error(error)
 
@@ -242,6 +269,7 @@ class Api:
         intent_id: str,
         canonical: dict[str, Any],
         idempotency_key: str | None,
+        headers: Mapping[str, str],
     ) -> WireResponse:
         """Call the service of ``livemode``; its errors come back in wire terms."""
         service = self.services.get(livemode)
@@ -251,11 +279,14 @@ class Api:
                 code="resource_missing",
                 http_status=404,
             )
+        canonical = self.dialect.read_request(
+            operation, headers, canonical, service.processor.payment_method, livemode
+        )
         try:
             body = self._dispatch(operation, service, intent_id, canonical, idempotency_key)
         except PaymentIntentError as error:
             raise self.dialect.wire_error(error, operation) from None
-        return WireResponse(200, body, self._headers())
+        return WireResponse(200, self.dialect.finish_response(operation, body), self._headers())
 
     def _params(
         self, operation: str, method: str, query: str, headers: Mapping[str, str], body: bytes
@@ -286,6 +317,9 @@ class Api:
     ) -> dict[str, Any]:
         dialect = self.dialect
         url = f"{dialect.prefix}/payment_intents"
+        answered = dialect.answer(operation, service, intent_id, params)
+        if answered is not None:
+            return answered
         if operation == "create":
             return dialect.render_intent(service.create(**params, idempotency_key=idempotency_key))
         if operation == "retrieve":
@@ -346,10 +380,11 @@ class Api:
         )
 
     def _error(self, error: PaymentIntentError) -> WireResponse:
-        headers = self._headers()
+        status, extra = self.dialect.error_headers(error)
+        headers = (*self._headers(), *extra)
         if isinstance(error, AuthenticationError) and self.dialect.name == "payrex":
             headers = (*headers, ("WWW-Authenticate", 'Basic realm="payment_intent"'))
-        return WireResponse(error.http_status, self.dialect.render_error(error), headers)
+        return WireResponse(status, self.dialect.render_error(error), headers)
 
 
 def _unrecognized(method: str, path: str) -> InvalidRequestError:

@@ -10,16 +10,20 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from payment_intent.dialects.forms import Spec, coerce, form_spec
 from payment_intent.domain.errors import PaymentIntentError, parameter_unknown
 from payment_intent.domain.model import ClientPaymentIntent, Event, PaymentIntent
+from payment_intent.domain.outcomes import PaymentMethod
 from payment_intent.domain.profiles import Profile
 from payment_intent.operations import OPERATIONS, parameter_names
 from payment_intent.service import Page
+
+if TYPE_CHECKING:
+    from payment_intent.service import PaymentIntents
 
 #: An intent id in a path: what ids look like, and nothing that could be a path of its own.
 ID = r"(?P<id>[A-Za-z0-9_\-]{1,255})"
@@ -71,6 +75,9 @@ class Dialect(ABC):
     routes: ClassVar[tuple[Route, ...]]
     #: Wire name → canonical name, for every operation (``"*"``) or one of them.
     renames: ClassVar[Mapping[str, Mapping[str, str]]]
+    #: Canonical parameters this provider's API does not have, for every operation (``"*"``) or
+    #: one of them: refused as unknown, as the provider would.
+    unspoken: ClassVar[Mapping[str, frozenset[str]]] = {}
 
     # -- requests --------------------------------------------------------------------------------
 
@@ -99,7 +106,8 @@ class Dialect(ABC):
         if not params:
             return {}
         renames, hidden = self._renames_and_hidden(operation)
-        allowed = parameter_names(operation)
+        allowed = parameter_names(operation) - self.unspoken.get("*", frozenset())
+        allowed -= self.unspoken.get(operation, frozenset())
         canonical: dict[str, Any] = {}
         for key, value in params.items():
             name = renames.get(key, key)
@@ -145,6 +153,34 @@ class Dialect(ABC):
             renames = {**self.renames.get("*", {}), **self.renames.get(operation, {})}
             found = cache[operation] = (renames, frozenset(renames.values()) - set(renames))
         return found
+
+    def read_request(
+        self,
+        operation: str,
+        headers: Mapping[str, str],
+        params: dict[str, Any],
+        methods: Callable[[str], PaymentMethod | None],
+        livemode: bool,
+    ) -> dict[str, Any]:
+        """Read what a request says about its own answer before it runs (CasaPay: the
+        ``Stripe-Version`` header and ``expand[]``); returns the parameters the service takes.
+        ``methods`` looks up the processor's payment methods. The default reads nothing."""
+        return params
+
+    def answer(
+        self, operation: str, service: PaymentIntents, object_id: str, params: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """Answer an operation only this dialect routes (CasaPay: Stripe's search, events list and
+        payment methods), or ``None`` for the operations every dialect shares."""
+        return None
+
+    def finish_response(self, operation: str, body: dict[str, Any]) -> dict[str, Any]:
+        """The answer's body once rendered (CasaPay expands ids here); the default keeps it."""
+        return body
+
+    def error_headers(self, error: PaymentIntentError) -> tuple[int, tuple[tuple[str, str], ...]]:
+        """The HTTP status of an error and the headers the provider adds to it."""
+        return error.http_status, ()
 
     def status_filter(self, value: Any) -> Any:
         """A ``status`` list filter in wire terms, as the service's canonical status."""

@@ -1,29 +1,97 @@
-"""CasaPay on the wire: Stripe's shapes, as the CasaPay seed document shows them.
+"""CasaPay on the wire: Stripe's shapes, as CasaPay's API reference shows them.
 
-Decisions where the seed is silent follow what a Stripe user (and the ``stripe`` SDK) expects; they
-are listed in ``docs/http.md``. In short: ``object`` keys, ``created`` timestamps, lower-case
-currencies, canonical status names, ``charges`` as a list object, ``next_action`` of type
-``redirect_to_url``, and the error body ``{"error": {type, code, message, param, ...}}``.
+Decisions where that reference is silent follow what a Stripe user (and the ``stripe`` SDK)
+expects; they are listed in ``docs/http.md``. In short: ``object`` keys, ``created`` timestamps,
+lower-case currencies, canonical status names, Stripe's objects complete for the API version the
+request names (:mod:`.versions`, :mod:`.stripe_objects`), ``expand[]`` (:mod:`.expansion`), and
+the error body ``{"error": {type, code, message, param?, ...}}``.
+
+What a request says about its own answer (its ``Stripe-Version`` header, its ``expand[]``) is read
+once, before it runs, into a context of its own: :class:`Api` answers each request in a fresh
+:mod:`contextvars` context, so requests on other threads, or later on the same one, never see it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import base64
+import binascii
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from payment_intent.dialects.base import Dialect, Route, routes_for
-from payment_intent.domain.errors import PaymentIntentError, parameter_invalid
-from payment_intent.domain.model import (
-    Charge,
-    ClientPaymentIntent,
-    Event,
-    NextAction,
-    PaymentError,
-    PaymentIntent,
-    PaymentMethodOptions,
+from payment_intent.dialects import (
+    expansion,
+    search_query,
+    stripe_lists,
+    stripe_objects,
+    versions,
 )
+from payment_intent.dialects.base import Dialect, Route, routes_for
+from payment_intent.dialects.forms import STR, ListOf, coerce
+from payment_intent.dialects.stripe_objects import DEFAULT_VIEW, View
+from payment_intent.domain.errors import (
+    ConcurrencyError,
+    IdempotencyError,
+    InvalidRequestError,
+    PaymentIntentError,
+    StorageUnavailableError,
+    parameter_invalid,
+    resource_missing,
+)
+from payment_intent.domain.model import ClientPaymentIntent, Event, PaymentIntent
+from payment_intent.domain.outcomes import PaymentMethod
+from payment_intent.domain.params import EventListParams, NoParams, SearchParams, parse
 from payment_intent.domain.profiles import CASAPAY
-from payment_intent.service import Page
+from payment_intent.service import Page, PaymentIntents
+
+# These reads go to the store directly: its failures must read as the service's do (503, retry).
+from payment_intent.service.intents import _storage_errors as _read_storage
+from payment_intent.webhooks.resources import WebhookEndpoints
+
+_WEBHOOKS = WebhookEndpoints("casapay")
+
+#: Stripe Connect's parameters: accepted by Stripe, but there are no connected accounts here.
+CONNECT_PARAMETERS = frozenset(
+    {"application_fee_amount", "on_behalf_of", "transfer_data", "transfer_group"}
+)
+
+#: The operations only CasaPay routes, answered by :meth:`CasaPay.answer`.
+STRIPE_READS = frozenset({"search", "list_events", "retrieve_event", "retrieve_payment_method"})
+
+#: The shape at the top of each operation's answer, where ``expand[]`` paths start.
+ROOTS: dict[str, str] = {
+    "list": "intent_list",
+    "search": "intent_list",
+    "expire": "intent_list",
+    "events": "event_list",
+    "list_events": "event_list",
+    "retrieve_event": "event",
+    "retrieve_payment_method": "payment_method",
+    "advance_clock": "clock",
+}
+
+_NEWER_GRAPH = {
+    **expansion.GRAPH,
+    "payment_intent": {
+        k: v for k, v in expansion.GRAPH["payment_intent"].items() if k != "charges"
+    },
+}
+
+
+@dataclass
+class _Request:
+    """One request's reading of itself, and the intents rendered for it (by id), which an
+    expansion of ``latest_charge`` or ``charge.payment_intent`` renders again."""
+
+    view: View
+    livemode: bool
+    expand: tuple[str, ...] = ()
+    root: str = "payment_intent"
+    intents: dict[str, PaymentIntent] = field(default_factory=dict)
+
+
+_REQUEST: ContextVar[_Request | None] = ContextVar("casapay_request", default=None)
 
 
 class CasaPay(Dialect):
@@ -36,10 +104,36 @@ class CasaPay(Dialect):
     renames: ClassVar[Mapping[str, Mapping[str, str]]] = {}
 
     def credentials(self, headers: Mapping[str, str]) -> str | None:
+        """Bearer, or Basic with the key as the user name and no password (``curl -u KEY:``),
+        Stripe's first documented way; a bare key after ``Basic`` is read too, as Stripe does."""
         scheme, _, token = headers.get("authorization", "").strip().partition(" ")
-        if scheme.lower() != "bearer":
+        token = token.strip()
+        if scheme.lower() == "bearer":
+            return token or None
+        if scheme.lower() != "basic" or not token:
             return None
-        return token.strip() or None
+        if token.startswith(("sk_", "pk_", "rk_")):
+            return token
+        try:
+            decoded = base64.b64decode(token, validate=True).decode("utf-8")
+        except (binascii.Error, ValueError):
+            return None
+        user, _, _ = decoded.partition(":")
+        return user or None
+
+    def to_canonical(self, operation: str, params: dict[str, Any], *, form: bool) -> dict[str, Any]:
+        # ``expand`` is about the answer, not the operation: kept aside for read_request.
+        expand = params.pop("expand", None) if "expand" in params else None
+        for name in CONNECT_PARAMETERS.intersection(params):
+            raise parameter_invalid(
+                name,
+                f"{name} is a Stripe Connect parameter; this stand-in does not model Connect "
+                "(connected accounts, application fees, transfers), so it cannot honour it.",
+            )
+        canonical = super().to_canonical(operation, params, form=form)
+        if expand is not None:
+            canonical["expand"] = coerce(expand, ListOf(STR)) if form else expand
+        return canonical
 
     def nested_to_canonical(self, name: str, value: Any) -> Any:
         # Stripe's per-method override is payment_method_options[card][capture_method].
@@ -61,42 +155,146 @@ class CasaPay(Dialect):
     def wire_param(self, param: str, operation: str) -> str:
         return param.replace("[card][capture_type]", "[card][capture_method]")
 
+    # -- what a request says about its answer ----------------------------------------------------
+
+    def read_request(
+        self,
+        operation: str,
+        headers: Mapping[str, str],
+        params: dict[str, Any],
+        methods: Callable[[str], PaymentMethod | None],
+        livemode: bool,
+    ) -> dict[str, Any]:
+        """Read ``Stripe-Version`` and ``expand[]`` before the request runs: a version or a path
+        this server cannot answer in is a 400 that stores nothing."""
+        if headers.get("stripe-account"):
+            raise InvalidRequestError(
+                "The Stripe-Account header acts on a connected account; this stand-in does not "
+                "model Connect, so it serves the platform's own intents only. Leave the header "
+                "out.",
+                code="parameter_invalid",
+            )
+        version = versions.resolve(headers.get("stripe-version"))
+        paths = expansion.parse(params.pop("expand")) if "expand" in params else ()
+        root = ROOTS.get(operation, "payment_intent")
+        expansion.check(paths, root, self._graph(version))
+        if operation == "create" and version.automatic_async:
+            # From 2024-04-10 an intent created without a capture method captures asynchronously.
+            params.setdefault("capture_method", "automatic_async")
+        elif params.get("capture_method") == "automatic_async" and not version.automatic_async:
+            raise parameter_invalid(
+                "capture_method",
+                "Invalid capture_method: must be one of automatic or manual (automatic_async "
+                "exists from API version 2024-04-10 on).",
+            )
+        _REQUEST.set(_Request(View(version, methods), livemode, paths, root))
+        return params
+
+    def answer(
+        self, operation: str, service: PaymentIntents, object_id: str, params: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """Stripe's search, events list, event and payment method: reads only CasaPay routes."""
+        if operation not in STRIPE_READS:
+            return None
+        return self._stripe_read(operation, service, object_id, params)
+
+    @_read_storage
+    def _stripe_read(
+        self, operation: str, service: PaymentIntents, object_id: str, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        if operation == "search":
+            given = parse(SearchParams, params)
+            query = search_query.parse(given.query)
+            found = stripe_lists.search(service.store, service.clock.now(), query, given)
+            return {
+                "object": "search_result",
+                "data": [self._intent(intent) for intent in found.data],
+                "has_more": found.has_more,
+                "next_page": found.next_page,
+                "url": f"{self.prefix}/payment_intents/search",
+            }
+        if operation in ("list_events", "retrieve_event"):
+            events: Page[Event]
+            if operation == "list_events":
+                listed = stripe_lists.list_events(service.store, parse(EventListParams, params))
+                events = Page(listed.data, listed.has_more)
+            else:
+                parse(NoParams, params)
+                events = Page([stripe_lists.retrieve_event(service.store, object_id)], False)
+            body = self.render_events(events, f"{self.prefix}/events")
+            # pending_webhooks: the endpoints that have not acknowledged each event yet.
+            _WEBHOOKS.annotate_events(body, events, service)
+            return body if operation == "list_events" else body["data"][0]
+        if operation == "retrieve_payment_method":
+            parse(NoParams, params)
+            if service.processor.payment_method(object_id) is None:
+                raise resource_missing("payment_method", "payment_method", object_id)
+            return self._view().payment_method(object_id, livemode=service.livemode)
+        raise ValueError(f"{operation} is not one of Stripe's reads")  # STRIPE_READS says which
+
+    def finish_response(self, operation: str, body: dict[str, Any]) -> dict[str, Any]:
+        request = _REQUEST.get()
+        if request is None or not request.expand:
+            return body
+        graph = self._graph(request.view.version)
+        return expansion.apply(body, request.expand, request.root, graph, self._resolver(request))
+
+    def error_headers(self, error: PaymentIntentError) -> tuple[int, tuple[tuple[str, str], ...]]:
+        """Stripe's status for a lost race (429 ``lock_timeout``) and the header its SDKs read
+        to retry: a request that changed nothing and may succeed when tried again."""
+        retry = (("Stripe-Should-Retry", "true"),)
+        if isinstance(error, ConcurrencyError) and error.code == "lock_timeout":
+            return 429, retry
+        if isinstance(error, IdempotencyError) and error.code == "idempotency_key_in_use":
+            return 409, retry
+        if isinstance(error, StorageUnavailableError):
+            return error.http_status, retry
+        if error.http_status < 500:
+            return error.http_status, (("Stripe-Should-Retry", "false"),)
+        return error.http_status, ()
+
+    def _graph(self, version: versions.ApiVersion) -> Mapping[str, Mapping[str, str]]:
+        return _NEWER_GRAPH if version.latest_charge else expansion.GRAPH
+
+    def _resolver(self, request: _Request) -> expansion.Resolve:
+        def resolve(shape: str, object_id: str, owner: Mapping[str, Any]) -> dict[str, Any]:
+            if shape == "payment_method":
+                return request.view.payment_method(object_id, livemode=request.livemode)
+            if shape == "payment_intent":
+                found = request.intents.get(object_id)
+                if found is None:
+                    raise InvalidRequestError(
+                        f"No such payment_intent: '{object_id}'",
+                        code="resource_missing",
+                        http_status=404,
+                    )
+                return self._intent(found)
+            # A charge: it belongs to the intent that holds it, or that it names.
+            holder = request.intents.get(str(owner.get("payment_intent") or owner.get("id")))
+            for charge in holder.charges if holder is not None else ():
+                if charge.id == object_id:
+                    return stripe_objects.charge(charge, holder, request.view)  # type: ignore[arg-type]
+            raise InvalidRequestError(
+                f"No such charge: '{object_id}'", code="resource_missing", http_status=404
+            )
+
+        return resolve
+
     # -- objects ---------------------------------------------------------------------------------
 
+    def _view(self) -> View:
+        request = _REQUEST.get()
+        return request.view if request is not None else DEFAULT_VIEW
+
+    def _intent(self, intent: PaymentIntent) -> dict[str, Any]:
+        request = _REQUEST.get()
+        if request is None:
+            return stripe_objects.intent(intent, DEFAULT_VIEW)
+        request.intents[intent.id] = intent
+        return stripe_objects.intent(intent, request.view)
+
     def render_intent(self, intent: PaymentIntent) -> dict[str, Any]:
-        latest = intent.latest_charge
-        return {
-            # The seed document's fields, in its order.
-            "id": intent.id,
-            "object": "payment_intent",
-            "amount": intent.amount,
-            "currency": intent.currency,
-            "status": intent.status.value,
-            "customer": intent.customer,
-            "payment_method": intent.payment_method,
-            "payment_method_types": list(intent.payment_method_types),
-            "description": intent.description,
-            "client_secret": intent.client_secret,
-            "capture_method": intent.capture_method.value,
-            "amount_received": intent.amount_received,
-            "metadata": dict(intent.metadata),
-            "created": intent.created,
-            "livemode": intent.livemode,
-            # The seed's attribute table, then what a Stripe user expects beside it.
-            "confirmation_method": intent.confirmation_method.value,
-            "charges": self._charges(intent),
-            "last_payment_error": self._payment_error(intent.last_payment_error, intent),
-            "next_action": _next_action(intent.next_action),
-            "amount_capturable": intent.amount_capturable,
-            "capture_before_at": intent.capture_before_at,
-            "canceled_at": intent.canceled_at,
-            "cancellation_reason": (
-                intent.cancellation_reason.value if intent.cancellation_reason else None
-            ),
-            "latest_charge": latest.id if latest else None,
-            "payment_method_options": _options(intent.payment_method_options),
-            "statement_descriptor": intent.statement_descriptor,
-        }
+        return self._intent(intent)
 
     def render_client_intent(self, intent: ClientPaymentIntent) -> dict[str, Any]:
         return {
@@ -113,8 +311,10 @@ class CasaPay(Dialect):
             "confirmation_method": intent.confirmation_method.value,
             "created": intent.created,
             "livemode": intent.livemode,
-            "last_payment_error": self._payment_error(intent.last_payment_error, None),
-            "next_action": _next_action(intent.next_action),
+            "last_payment_error": stripe_objects.payment_error(
+                intent.last_payment_error, None, self._view()
+            ),
+            "next_action": stripe_objects.next_action(intent.next_action),
             "canceled_at": intent.canceled_at,
             "cancellation_reason": (
                 intent.cancellation_reason.value if intent.cancellation_reason else None
@@ -122,20 +322,12 @@ class CasaPay(Dialect):
         }
 
     def render_list(self, page: Page[PaymentIntent], url: str) -> dict[str, Any]:
-        return _list([self.render_intent(intent) for intent in page], page.has_more, url)
+        return _list([self._intent(intent) for intent in page], page.has_more, url)
 
     def render_event(self, event: Event) -> dict[str, Any]:
-        return {
-            "id": event.id,
-            "object": "event",
-            "type": event.type,
-            "created": event.created,
-            "livemode": event.data.livemode,
-            "data": {
-                "object": self.render_intent(event.data),
-                "previous_attributes": self.previous_attributes(event),
-            },
-        }
+        view = self._view()
+        data = stripe_objects.intent(event.data, view)
+        return stripe_objects.event(event, data, self.previous_attributes(event), view)
 
     def render_events(self, page: Page[Event], url: str) -> dict[str, Any]:
         return _list([self.render_event(event) for event in page], page.has_more, url)
@@ -144,108 +336,20 @@ class CasaPay(Dialect):
         return {"object": "test_helpers.clock", "frozen_time": now}
 
     def render_error(self, error: PaymentIntentError) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "type": error.type,
-            "code": error.code,
-            "message": error.message,
-            "param": error.param,
-        }
-        if error.decline_code is not None:
-            body["decline_code"] = error.decline_code
-        if error.payment_intent is not None:
-            body["payment_intent"] = self.render_intent(error.payment_intent)
-        return {"error": body}
-
-    # -- parts -----------------------------------------------------------------------------------
-
-    def _charges(self, intent: PaymentIntent) -> dict[str, Any]:
-        return {
-            "object": "list",
-            "data": [self._charge(charge, intent) for charge in reversed(intent.charges)],
-            "has_more": False,
-            "total_count": len(intent.charges),
-            "url": f"/v1/charges?payment_intent={intent.id}",
-        }
-
-    def _charge(self, charge: Charge, intent: PaymentIntent) -> dict[str, Any]:
-        details: dict[str, Any] = {}
-        if charge.payment_method_type == "card":
-            # Stripe reports the end of an uncaptured authorization on the card details.
-            holding = not charge.captured and charge.status == "succeeded"
-            details = {"capture_before": intent.capture_before_at if holding else None}
-        return {
-            "id": charge.id,
-            "object": "charge",
-            "amount": charge.amount,
-            "amount_captured": charge.amount_captured,
-            "amount_refunded": charge.amount_refunded,
-            "captured": charge.captured,
-            "created": charge.created,
-            "currency": intent.currency,
-            "failure_code": charge.failure_code,
-            "failure_message": charge.failure_message,
-            "livemode": intent.livemode,
-            "outcome": _outcome(charge),
-            "paid": charge.status == "succeeded",
-            "payment_intent": intent.id,
-            "payment_method": charge.payment_method,
-            "payment_method_details": {
-                "type": charge.payment_method_type,
-                charge.payment_method_type: details,
-            },
-            "refunded": charge.amount_refunded > 0 and charge.amount_refunded == charge.amount,
-            "status": charge.status,
-        }
-
-    def _payment_error(
-        self, error: PaymentError | None, intent: PaymentIntent | None
-    ) -> dict[str, Any] | None:
-        if error is None:
-            return None
-        method: dict[str, Any] | None = None
-        if error.payment_method is not None:
-            method = {"id": error.payment_method, "object": "payment_method"}
-            charges = intent.charges if intent is not None else ()
-            for charge in reversed(charges):
-                if charge.payment_method == error.payment_method:
-                    method["type"] = charge.payment_method_type
-                    break
-        body: dict[str, Any] = {"type": error.type, "code": error.code, "message": error.message}
-        if error.decline_code is not None:
-            body["decline_code"] = error.decline_code
-        body["payment_method"] = method
+        body: dict[str, Any] = stripe_objects.error(error, self._view(), self._intent)
         return body
 
-
-def _next_action(action: NextAction | None) -> dict[str, Any] | None:
-    if action is None:
-        return None
-    return {
-        "type": "redirect_to_url",
-        "redirect_to_url": {"url": action.redirect_url, "return_url": action.return_url},
-    }
-
-
-def _options(options: PaymentMethodOptions) -> dict[str, Any]:
-    card = options.card
-    if card is None:
-        return {}
-    rendered: dict[str, Any] = {}
-    if card.capture_type is not None:
-        rendered["capture_method"] = card.capture_type.value
-    if card.allowed_bins is not None:
-        rendered["allowed_bins"] = list(card.allowed_bins)
-    if card.allowed_funding is not None:
-        rendered["allowed_funding"] = list(card.allowed_funding)
-    return {"card": rendered}
-
-
-def _outcome(charge: Charge) -> dict[str, Any] | None:
-    if charge.status == "pending":
-        return None
-    if charge.status == "succeeded":
-        return {"type": "authorized", "reason": None}
-    return {"type": "issuer_declined", "reason": charge.decline_code or charge.failure_code}
+    def previous_attributes(self, event: Event) -> dict[str, Any]:
+        """As the base class computes them, from the version's shape (never expanded)."""
+        if not event.previous_attributes:
+            return {}
+        before = PaymentIntent.model_validate(
+            {**event.data.model_dump(mode="json"), **event.previous_attributes}
+        )
+        view = self._view()
+        old = stripe_objects.intent(before, view)
+        new = stripe_objects.intent(event.data, view)
+        return {key: value for key, value in old.items() if new.get(key) != value}
 
 
 def _list(data: list[dict[str, Any]], has_more: bool, url: str) -> dict[str, Any]:

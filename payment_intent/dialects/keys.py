@@ -17,6 +17,16 @@ from dataclasses import dataclass
 from payment_intent.domain.errors import AuthenticationError
 
 _SHAPE = re.compile(r"(sk|pk)_(test|live)_[A-Za-z0-9_]{8,200}")
+_PREFIX = re.compile(r"(?:sk|pk|rk)_(?:test|live)_")
+
+
+def masked(presented: str) -> str:
+    """A wrong key as Stripe repeats it: its kind, then only its last four characters
+    (``sk_test_****abcd``), so an error message or a log never carries a usable secret."""
+    shown = presented[-4:] if len(presented) >= 12 else ""
+    prefix = _PREFIX.match(presented)
+    kind = prefix.group(0) if prefix else ""
+    return f"{kind}****{shown}".encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +78,8 @@ class ApiKeys:
         if not presented:
             raise AuthenticationError(
                 "You did not provide an API key. You need to provide your API key in the "
-                "Authorization header.",
+                "Authorization header, using Bearer auth (Authorization: Bearer YOUR_SECRET_KEY) "
+                "or Basic auth with the key as the user name and no password (curl -u KEY:).",
                 code="api_key_missing",
             )
         found: ApiKey | None = None
@@ -77,11 +88,7 @@ class ApiKeys:
             if hmac.compare_digest(encoded, key.value.encode()):
                 found = key
         if found is None:
-            shown = presented[-4:] if len(presented) > 8 else ""
             raise AuthenticationError(
-                f"Invalid API Key provided: {presented[:8]}{'*' * 12}{shown}"
-                if shown
-                else "Invalid API Key provided.",
-                code="api_key_invalid",
+                f"Invalid API Key provided: {masked(presented)}", code="api_key_invalid"
             )
         return found

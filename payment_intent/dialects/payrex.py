@@ -78,6 +78,21 @@ class PayRex(Dialect):
         # The browser step of the test helpers takes either spelling.
         "attach": {"payment_method": "payment_method"},
     }
+    #: Stripe's parameters that CasaPay takes and PayRex's API does not have.
+    unspoken: ClassVar[Mapping[str, frozenset[str]]] = {
+        "*": frozenset(
+            {
+                "error_on_requires_action",
+                "off_session",
+                "payment_method_data",
+                "receipt_email",
+                "setup_future_usage",
+                "shipping",
+                "statement_descriptor_suffix",
+            }
+        ),
+        "capture": frozenset({"metadata"}),
+    }
 
     def credentials(self, headers: Mapping[str, str]) -> str | None:
         """HTTP Basic with the secret key as the user name and an empty password."""

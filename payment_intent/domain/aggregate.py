@@ -29,12 +29,14 @@ from payment_intent.domain.lifecycle import (
 )
 from payment_intent.domain.model import (
     NO_METADATA,
+    Address,
     Charge,
     ChargeStatus,
     FrozenDict,
     NextAction,
     PaymentError,
     PaymentIntent,
+    Shipping,
 )
 from payment_intent.domain.outcomes import (
     Approved,
@@ -52,6 +54,7 @@ from payment_intent.domain.params import (
     CaptureParams,
     ConfirmParams,
     CreateParams,
+    ShippingParams,
     UpdateParams,
 )
 from payment_intent.domain.profiles import Profile
@@ -94,8 +97,11 @@ def _next(intent: PaymentIntent, now: int, **changes: Any) -> PaymentIntent:
     )
 
 
-def _merge_metadata(current: dict[str, str], given: dict[str, str]) -> FrozenDict:
-    """An empty value removes its key, as the providers do; the result must stay within limits."""
+def _merge_metadata(current: dict[str, str], given: dict[str, str] | str) -> FrozenDict:
+    """An empty value removes its key, as the providers do, and ``metadata=""`` removes them all;
+    the result must stay within limits."""
+    if isinstance(given, str):
+        return NO_METADATA
     merged = dict(current)
     for key, value in given.items():
         if value == "":
@@ -105,6 +111,29 @@ def _merge_metadata(current: dict[str, str], given: dict[str, str]) -> FrozenDic
     if len(merged) > MAX_METADATA_KEYS:
         raise parameter_invalid("metadata", f"Metadata can have at most {MAX_METADATA_KEYS} keys.")
     return FrozenDict(merged) if merged else NO_METADATA
+
+
+def _shipping(given: ShippingParams | str) -> Shipping | None:
+    """``shipping`` as the intent keeps it; ``""`` clears it."""
+    if isinstance(given, str):
+        return None
+    return Shipping(
+        address=Address(**given.address.model_dump()),
+        **given.model_dump(exclude={"address"}),
+    )
+
+
+def _customer_facing(params: Any) -> dict[str, Any]:
+    """The fields about the customer a create, update or confirm sets (``""`` clears one)."""
+    changes: dict[str, Any] = {}
+    given = params.model_fields_set
+    if "receipt_email" in given:
+        changes["receipt_email"] = params.receipt_email or None
+    if "shipping" in given:
+        changes["shipping"] = _shipping(params.shipping) if params.shipping is not None else None
+    if "setup_future_usage" in given:
+        changes["setup_future_usage"] = params.setup_future_usage or None
+    return changes
 
 
 # -- create and update -------------------------------------------------------------------------
@@ -126,13 +155,20 @@ def create(
     with ``confirm`` the same request also attempts the payment, stored as one version."""
     currency = profile.currency(params.currency)
     profile.check_amount(params.amount, currency)
+    profile.check_capture_method(params.capture_method)
     types = tuple(params.payment_method_types or ("card",))
     profile.check_payment_method_types(types, "payment_method_types")
     if params.statement_descriptor is not None:
         profile.check_statement_descriptor(params.statement_descriptor)
+    if params.statement_descriptor_suffix is not None:
+        profile.check_statement_descriptor(
+            params.statement_descriptor_suffix, "statement_descriptor_suffix"
+        )
     method_options = payment_methods.options(params.payment_method_options)
     if params.payment_method is not None:
-        payment_methods.check(types, method_options, method, params.payment_method)
+        payment_methods.check(
+            types, method_options, method, params.payment_method, _method_param(params)
+        )
     created = PaymentIntent.model_construct(
         id=intent_id,
         amount=params.amount,
@@ -150,6 +186,10 @@ def create(
         payment_method_options=method_options,
         description=params.description or None,
         statement_descriptor=params.statement_descriptor,
+        statement_descriptor_suffix=params.statement_descriptor_suffix,
+        receipt_email=params.receipt_email,
+        shipping=_shipping(params.shipping) if params.shipping is not None else None,
+        setup_future_usage=params.setup_future_usage,
         client_secret=client_secret,
         capture_method=CaptureMethod(params.capture_method),
         confirmation_method=ConfirmationMethod(params.confirmation_method),
@@ -175,7 +215,12 @@ def create(
     call = confirm(
         profile,
         created.evolve(version=0),
-        ConfirmParams(payment_method=params.payment_method, return_url=params.return_url),
+        ConfirmParams.model_construct(
+            payment_method=params.payment_method,
+            return_url=params.return_url,
+            off_session=params.off_session,
+            error_on_requires_action=params.error_on_requires_action,
+        ),
         method,
         now=now,
         attempt_id=attempt_id,
@@ -220,10 +265,20 @@ def update(
         method_options = payment_methods.options(params.payment_method_options)
         changes["payment_method_options"] = method_options
     if params.capture_method is not None:
+        profile.check_capture_method(params.capture_method)
         changes["capture_method"] = CaptureMethod(params.capture_method)
     if params.statement_descriptor is not None:
         profile.check_statement_descriptor(params.statement_descriptor)
         changes["statement_descriptor"] = params.statement_descriptor
+    if params.statement_descriptor_suffix:
+        profile.check_statement_descriptor(
+            params.statement_descriptor_suffix, "statement_descriptor_suffix"
+        )
+    if params.statement_descriptor_suffix is not None:
+        changes["statement_descriptor_suffix"] = params.statement_descriptor_suffix or None
+    if params.customer is not None:
+        changes["customer"] = params.customer
+    changes.update(_customer_facing(params))
     if params.description is not None:
         changes["description"] = params.description or None
     if params.metadata is not None:
@@ -273,22 +328,55 @@ def confirm(
             param="payment_method",
         )
     payment_methods.check(
-        intent.payment_method_types, intent.payment_method_options, method, method_id
+        intent.payment_method_types,
+        intent.payment_method_options,
+        method,
+        method_id,
+        _method_param(params),
     )
-    changes: dict[str, Any] = {"payment_method": method_id}
+    changes: dict[str, Any] = {"payment_method": method_id, **_customer_facing(params)}
     if params.return_url is not None:
         changes["return_url"] = params.return_url
     if method_id != intent.authenticated_payment_method:
         changes["authenticated_payment_method"] = None
     attached = intent.evolve(**changes)
     attempt = payment_methods.attempt(profile, attached, method, attempt_id)
+    # Off session the customer is not there to authenticate, and error_on_requires_action asks
+    # for a decline instead of a redirect: either way an authentication is a decline.
+    no_action = bool(params.off_session) or bool(params.error_on_requires_action)
     return ProcessorCall(
         "authorize",
         attempt,
         lambda outcome: _outcome(
-            profile, intent, attached, attempt, outcome, now, charge_id, raise_decline=True
+            profile,
+            intent,
+            attached,
+            attempt,
+            AUTHENTICATION_REQUIRED if no_action and _needs_action(outcome) else outcome,
+            now,
+            charge_id,
+            raise_decline=True,
         ),
     )
+
+
+#: What an attempt that needs the customer's authentication ends as when none can be asked for.
+AUTHENTICATION_REQUIRED = Declined(
+    "authentication_required",
+    "Your card was declined. This transaction requires authentication.",
+    "authentication_required",
+)
+
+
+def _needs_action(outcome: Outcome) -> bool:
+    return isinstance(outcome, AuthenticationRequired)
+
+
+def _method_param(params: Any) -> str:
+    """The parameter to name when the method is refused: the one the caller gave it by."""
+    if "payment_method_data" in params.model_fields_set and params.payment_method_data is not None:
+        return "payment_method_data"
+    return "payment_method"
 
 
 def complete_action(
@@ -508,6 +596,10 @@ def capture(
     require(CAPTURE, intent.status)
     amount = profile.capture_amount(params.amount_to_capture, intent)
     attempt = payment_methods.attempt(profile, intent, method, attempt_id)
+    # Checked before the processor is asked: a refused capture must not have collected anything.
+    extra: dict[str, Any] = {}
+    if params.metadata is not None:
+        extra["metadata"] = _merge_metadata(intent.metadata, params.metadata)
 
     def finish(outcome: Outcome) -> Change:
         if isinstance(outcome, Declined):
@@ -532,6 +624,7 @@ def capture(
             amount_received=amount,
             amount_capturable=0,
             charges=(*intent.charges[:-1], captured),
+            **extra,
         )
         return Change(after, ((EventType.SUCCEEDED, changed(intent, after)),))
 

@@ -133,6 +133,32 @@ class PaymentMethodOptions(BaseModel):
     card: CardOptions | None = None
 
 
+class Address(BaseModel):
+    model_config = _FROZEN
+
+    line1: str | None = None
+    line2: str | None = None
+    city: str | None = None
+    state: str | None = None
+    postal_code: str | None = None
+    country: str | None = None
+
+
+class Shipping(BaseModel):
+    """Where the goods go (Stripe's ``shipping``): an address and a name, and how they travel."""
+
+    model_config = _FROZEN
+
+    address: Address
+    name: str
+    carrier: str | None = None
+    phone: str | None = None
+    tracking_number: str | None = None
+
+
+SetupFutureUsage = Literal["off_session", "on_session"]
+
+
 class PaymentIntent(BaseModel):
     """The aggregate: one payment from checkout to money collected, charged at most once."""
 
@@ -150,6 +176,12 @@ class PaymentIntent(BaseModel):
     payment_method_options: PaymentMethodOptions = PaymentMethodOptions()
     description: str | None = None
     statement_descriptor: str | None = None
+    statement_descriptor_suffix: str | None = None
+    receipt_email: str | None = None
+    shipping: Shipping | None = None
+    #: The method is to be saved for later payments by the customer (``on_session``) or without
+    #: them (``off_session``); recorded and reported, as the simulated processor saves nothing.
+    setup_future_usage: SetupFutureUsage | None = None
     client_secret: str
     capture_method: CaptureMethod = CaptureMethod.AUTOMATIC
     confirmation_method: ConfirmationMethod = ConfirmationMethod.AUTOMATIC

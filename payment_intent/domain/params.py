@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -113,6 +114,23 @@ def _positive(value: int) -> int:
     return value
 
 
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+def _email(value: str) -> str:
+    if not _EMAIL.fullmatch(value):
+        raise PydanticCustomError("email_invalid", "Not a valid email address.")
+    return value
+
+
+def _form_boolean(value: Any) -> Any:
+    """``off_session`` is a boolean or a word; a form sends the boolean as ``"true"``/``"false"``,
+    which the form reader cannot tell from a word, so it is read here."""
+    if value in ("true", "false"):
+        return value == "true"
+    return value
+
+
 Url = Annotated[Text, AfterValidator(_url)]
 Metadata = Annotated[dict[Text, Text], AfterValidator(_metadata)]
 MethodTypes = Annotated[
@@ -132,6 +150,117 @@ def _capture_amount(value: int) -> int:
 
 
 CaptureAmount = Annotated[int, AfterValidator(_capture_amount)]
+
+
+#: Stripe's bound on free text inside an object (addresses, names, phone numbers).
+ShortText = Annotated[Text, StringConstraints(max_length=5000)]
+Email = Annotated[Text, StringConstraints(max_length=800), AfterValidator(_email)]
+#: ``""`` clears a field on update and confirm, as on Stripe.
+Clear = Literal[""]
+SetupFutureUsage = Literal["off_session", "on_session"]
+OffSession = Annotated[bool | Literal["one_off", "recurring"], BeforeValidator(_form_boolean)]
+StatementDescriptorSuffix = Annotated[Text, StringConstraints(max_length=22)]
+CaptureMethodName = Literal["automatic", "automatic_async", "manual"]
+
+
+class AddressParams(BaseModel):
+    model_config = _CLOSED
+
+    line1: ShortText | None = None
+    line2: ShortText | None = None
+    city: ShortText | None = None
+    state: ShortText | None = None
+    postal_code: ShortText | None = None
+    country: ShortText | None = None
+
+
+class ShippingParams(BaseModel):
+    """Stripe's ``shipping``: an address and a name are required, the rest is optional."""
+
+    model_config = _CLOSED
+
+    address: AddressParams
+    name: Annotated[Text, StringConstraints(min_length=1, max_length=5000)]
+    carrier: ShortText | None = None
+    phone: ShortText | None = None
+    tracking_number: ShortText | None = None
+
+
+class BillingDetailsParams(BaseModel):
+    model_config = _CLOSED
+
+    address: AddressParams | Clear | None = None
+    email: Email | Clear | None = None
+    name: ShortText | Clear | None = None
+    phone: ShortText | Clear | None = None
+
+
+class CardDataParams(BaseModel):
+    """Card details in ``payment_method_data``: a test token only, never raw card numbers."""
+
+    model_config = _CLOSED
+
+    token: Id
+
+
+class PaymentMethodDataParams(BaseModel):
+    """A payment method given inline instead of by id (``payment_method_data``).
+
+    In test mode it names one of the test methods: ``type=card`` with a test token ``tok_visa``
+    stands for ``pm_card_visa`` (Stripe's pairing of test tokens and test methods), any other
+    type for that type's test method (``open_banking`` for ``pm_open_banking``).
+    """
+
+    model_config = _CLOSED
+
+    type: Annotated[Text, StringConstraints(min_length=1, max_length=100, pattern=r"^[a-z_]+$")]
+    card: CardDataParams | None = None
+    billing_details: BillingDetailsParams | None = None
+    metadata: Metadata | None = None
+
+    @model_validator(mode="after")
+    def _card_matches_type(self) -> PaymentMethodDataParams:
+        if self.type == "card" and self.card is None:
+            raise PydanticCustomError(
+                "card_token_missing",
+                "payment_method_data[card][token] is required for type card (a test token such "
+                "as tok_visa; raw card numbers are not accepted).",
+            )
+        if self.type != "card" and self.card is not None:
+            raise PydanticCustomError(
+                "card_not_allowed", "payment_method_data[card] is only for type card."
+            )
+        if self.card is not None and not self.card.token.startswith("tok_"):
+            raise PydanticCustomError(
+                "token_invalid", "A card token starts with tok_ (tok_visa, tok_mastercard, ...)."
+            )
+        return self
+
+    @property
+    def payment_method_id(self) -> str:
+        """The test payment method this data stands for."""
+        if self.card is not None:
+            return "pm_card_" + self.card.token.removeprefix("tok_")
+        return "pm_" + self.type
+
+
+def _payment_method_from_data(given: Any) -> Any:
+    """``payment_method_data`` names a method, so the command carries it as ``payment_method`` too;
+    both at once are refused unless they agree (a stored command carries both)."""
+    if not isinstance(given, dict) or not isinstance(given.get("payment_method_data"), dict):
+        return given
+    try:
+        data = PaymentMethodDataParams.model_validate(given["payment_method_data"])
+    except ValidationError:
+        return given  # the field's own validation then names what is wrong in it
+    method = given.get("payment_method")
+    if method is not None and method != data.payment_method_id:
+        raise PydanticCustomError(
+            "payment_method_conflict",
+            "Pass either payment_method or payment_method_data, not both.",
+            {"param": "payment_method_data"},
+        )
+    return {**given, "payment_method": data.payment_method_id}
 
 
 class CardOptionsParams(BaseModel):
@@ -157,13 +286,34 @@ class CreateParams(BaseModel):
     payment_method: Id | None = None
     payment_method_types: MethodTypes | None = None
     description: Description | None = None
-    capture_method: Literal["automatic", "manual"] = "automatic"
+    capture_method: CaptureMethodName = "automatic"
     confirmation_method: Literal["automatic", "manual"] = "automatic"
     confirm: bool = False
     return_url: Url | None = None
-    metadata: Metadata | None = None
+    metadata: Metadata | Clear | None = None
     statement_descriptor: Text | None = None
+    statement_descriptor_suffix: StatementDescriptorSuffix | None = None
     payment_method_options: PaymentMethodOptionsParams | None = None
+    payment_method_data: PaymentMethodDataParams | None = None
+    receipt_email: Email | None = None
+    shipping: ShippingParams | None = None
+    setup_future_usage: SetupFutureUsage | None = None
+    off_session: OffSession | None = None
+    error_on_requires_action: bool | None = None
+
+    _method_from_data = model_validator(mode="before")(_payment_method_from_data)
+
+    @model_validator(mode="after")
+    def _confirm_only(self) -> CreateParams:
+        # Both describe the confirmation, so without one they would silently mean nothing.
+        for name in ("off_session", "error_on_requires_action"):
+            if getattr(self, name) is not None and not self.confirm:
+                raise PydanticCustomError(
+                    "confirm_required",
+                    f"{name} can only be used with confirm=true.",
+                    {"param": name},
+                )
+        return self
 
 
 class UpdateParams(BaseModel):
@@ -173,11 +323,16 @@ class UpdateParams(BaseModel):
     currency: Currency | None = None
     payment_method: Id | None = None
     payment_method_types: MethodTypes | None = None
-    capture_method: Literal["automatic", "manual"] | None = None
+    capture_method: CaptureMethodName | None = None
     statement_descriptor: Text | None = None
+    statement_descriptor_suffix: StatementDescriptorSuffix | Clear | None = None
     payment_method_options: PaymentMethodOptionsParams | None = None
     description: Description | None = None
-    metadata: Metadata | None = None
+    metadata: Metadata | Clear | None = None
+    customer: Id | None = None
+    receipt_email: Email | Clear | None = None
+    shipping: ShippingParams | Clear | None = None
+    setup_future_usage: SetupFutureUsage | Clear | None = None
 
 
 #: The update fields only an intent that has not yet been paid may change.
@@ -189,7 +344,10 @@ RESTRICTED_UPDATE_FIELDS = frozenset(
         "payment_method_types",
         "capture_method",
         "statement_descriptor",
+        "statement_descriptor_suffix",
         "payment_method_options",
+        "customer",
+        "setup_future_usage",
     }
 )
 
@@ -199,12 +357,21 @@ class ConfirmParams(BaseModel):
 
     payment_method: Id | None = None
     return_url: Url | None = None
+    payment_method_data: PaymentMethodDataParams | None = None
+    receipt_email: Email | Clear | None = None
+    shipping: ShippingParams | Clear | None = None
+    setup_future_usage: SetupFutureUsage | Clear | None = None
+    off_session: OffSession | None = None
+    error_on_requires_action: bool | None = None
+
+    _method_from_data = model_validator(mode="before")(_payment_method_from_data)
 
 
 class CaptureParams(BaseModel):
     model_config = _CLOSED
 
     amount_to_capture: CaptureAmount | None = None
+    metadata: Metadata | Clear | None = None
 
 
 class CancelParams(BaseModel):
@@ -252,6 +419,54 @@ class EventsParams(BaseModel):
 
     starting_after: Id | None = None
     limit: Annotated[int, Field(ge=1, le=1000)] = 100
+
+
+#: The longest search query read (Stripe's queries are a few clauses long).
+MAX_QUERY_LENGTH = 1000
+#: The longest search page token: an opaque cursor of the server's own making.
+MAX_PAGE_TOKEN_LENGTH = 512
+
+
+class SearchParams(BaseModel):
+    """Stripe's search: a query in its language, a page size, and the token of the next page."""
+
+    model_config = _CLOSED
+
+    query: Annotated[Text, StringConstraints(min_length=1, max_length=MAX_QUERY_LENGTH)]
+    limit: Annotated[int, Field(ge=1, le=100)] = 10
+    page: (
+        Annotated[Text, StringConstraints(min_length=1, max_length=MAX_PAGE_TOKEN_LENGTH)] | None
+    ) = None
+
+
+EventTypeName = Annotated[
+    Text, StringConstraints(min_length=1, max_length=200, pattern=r"^[a-z_.*]+$")
+]
+
+
+class EventListParams(BaseModel):
+    """Stripe's events list: newest first, by type (``*`` as a wildcard) and creation time."""
+
+    model_config = _CLOSED
+
+    type: EventTypeName | None = None
+    types: Annotated[list[EventTypeName], Field(min_length=1, max_length=20)] | None = None
+    created: Integer | CreatedFilter | None = None
+    limit: Annotated[int, Field(ge=1, le=100)] = 10
+    starting_after: Id | None = None
+    ending_before: Id | None = None
+
+    @model_validator(mode="after")
+    def _one_of_each(self) -> EventListParams:
+        if self.type is not None and self.types is not None:
+            raise PydanticCustomError(
+                "type_conflict", "type and types cannot be used together.", {"param": "types"}
+            )
+        if self.starting_after is not None and self.ending_before is not None:
+            raise PydanticCustomError(
+                "cursor_conflict", "starting_after and ending_before cannot be used together."
+            )
+        return self
 
 
 class RetrieveParams(BaseModel):
@@ -306,13 +521,23 @@ def parse(model: type[M], given: dict[str, Any]) -> M:
         raise _to_request_error(exc) from None
 
 
-#: The names pydantic gives the members of ``created``'s union in an error's location.
-_UNION_TAGS = frozenset({"int", "constrained-int", "CreatedFilter"})
+#: The names pydantic gives the simple members of a union in an error's location.
+_UNION_TAGS = frozenset({"int", "constrained-int", "bool", "str", "constrained-str"})
+
+
+def _is_union_tag(part: int | str) -> bool:
+    """pydantic names the member of a union in an error's location (``created.int``,
+    ``shipping.ShippingParams``, ``metadata.literal['']``): not a parameter name."""
+    if not isinstance(part, str):
+        return False
+    if part in _UNION_TAGS or any(mark in part for mark in "[('"):
+        return True
+    model = globals().get(part)
+    return isinstance(model, type) and issubclass(model, BaseModel)
 
 
 def _param_name(loc: tuple[int | str, ...]) -> str:
-    # pydantic adds a tag for union members (``created.int``); drop such non-parameter parts.
-    parts = [str(p) for p in loc if not (isinstance(p, str) and p in _UNION_TAGS)]
+    parts = [str(p) for p in loc if not _is_union_tag(p)]
     if not parts:
         return ""
     return parts[0] + "".join(f"[{p}]" for p in parts[1:])
@@ -323,7 +548,7 @@ def _to_request_error(exc: ValidationError) -> InvalidRequestError:
     # A union (``created``) reports one error per member: the deepest one is the most specific.
     first = max(errors, key=lambda e: len(e["loc"]))
     kind = first["type"]
-    param = _param_name(tuple(first["loc"]))
+    param = first.get("ctx", {}).get("param") or _param_name(tuple(first["loc"]))
     if kind == "cursor_conflict":
         param = "ending_before"
     if kind == "missing":

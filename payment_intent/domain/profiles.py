@@ -40,8 +40,16 @@ class Profile:
     statement_descriptor_strict: bool
     manual_capture_cards_only: bool
     authorization_window: int = AUTHORIZATION_WINDOW
+    #: Stripe's ``automatic_async`` capture (captured at once, booked later) exists here.
+    asynchronous_capture: bool = False
 
     # -- field rules -------------------------------------------------------------------------
+
+    def check_capture_method(self, value: str, param: str = "capture_method") -> None:
+        if value == "automatic_async" and not self.asynchronous_capture:
+            raise parameter_invalid(
+                param, "Invalid capture_method: must be one of automatic or manual."
+            )
 
     def currency(self, value: str, param: str = "currency") -> str:
         """Validate a currency code and return its canonical (lower-case) form."""
@@ -162,6 +170,7 @@ CASAPAY = Profile(
     statement_descriptor_min=5,
     statement_descriptor_strict=True,
     manual_capture_cards_only=False,
+    asynchronous_capture=True,
 )
 
 PAYREX = Profile(

@@ -23,6 +23,9 @@ TERMINAL = frozenset({Status.SUCCEEDED, Status.CANCELED})
 
 class CaptureMethod(StrEnum):
     AUTOMATIC = "automatic"
+    #: Stripe's asynchronous capture (its default from API version 2024-04-10): captured at once
+    #: like ``automatic``, only the balance bookkeeping follows later.
+    AUTOMATIC_ASYNC = "automatic_async"
     MANUAL = "manual"
 
 

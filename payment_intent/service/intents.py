@@ -170,9 +170,16 @@ class PaymentIntents:
         confirmation_method: str | None = None,
         confirm: bool | None = None,
         return_url: str | None = None,
-        metadata: dict[str, str] | None = None,
+        metadata: dict[str, str] | str | None = None,
         statement_descriptor: str | None = None,
+        statement_descriptor_suffix: str | None = None,
         payment_method_options: dict[str, Any] | None = None,
+        payment_method_data: dict[str, Any] | None = None,
+        receipt_email: str | None = None,
+        shipping: dict[str, Any] | None = None,
+        setup_future_usage: str | None = None,
+        off_session: bool | str | None = None,
+        error_on_requires_action: bool | None = None,
         idempotency_key: str | None = None,
         **unknown: Any,
     ) -> PaymentIntent:
@@ -201,7 +208,14 @@ class PaymentIntents:
             return_url=return_url,
             metadata=metadata,
             statement_descriptor=statement_descriptor,
+            statement_descriptor_suffix=statement_descriptor_suffix,
             payment_method_options=payment_method_options,
+            payment_method_data=payment_method_data,
+            receipt_email=receipt_email,
+            shipping=shipping,
+            setup_future_usage=setup_future_usage,
+            off_session=off_session,
+            error_on_requires_action=error_on_requires_action,
         )
         return self._run("create", None, parse(CreateParams, given), idempotency_key)
 
@@ -218,13 +232,20 @@ class PaymentIntents:
         statement_descriptor: str | None = None,
         payment_method_options: dict[str, Any] | None = None,
         description: str | None = None,
-        metadata: dict[str, str] | None = None,
+        metadata: dict[str, str] | str | None = None,
+        statement_descriptor_suffix: str | None = None,
+        customer: str | None = None,
+        receipt_email: str | None = None,
+        shipping: dict[str, Any] | str | None = None,
+        setup_future_usage: str | None = None,
         idempotency_key: str | None = None,
         **unknown: Any,
     ) -> PaymentIntent:
         """Change an intent: payment terms only before it is paid, description and metadata after.
 
-        An empty string clears ``description``; an empty metadata value removes that key.
+        An empty string clears ``description``, ``receipt_email``, ``shipping``,
+        ``setup_future_usage`` and ``statement_descriptor_suffix``; an empty metadata value removes
+        that key, and ``metadata=""`` removes them all.
 
         :raises InvalidRequestError: ``payment_intent_unexpected_state`` naming the refused field
             when the status no longer lets it change.
@@ -240,6 +261,11 @@ class PaymentIntents:
             payment_method_options=payment_method_options,
             description=description,
             metadata=metadata,
+            statement_descriptor_suffix=statement_descriptor_suffix,
+            customer=customer,
+            receipt_email=receipt_email,
+            shipping=shipping,
+            setup_future_usage=setup_future_usage,
         )
         return self._run("update", intent_id, parse(UpdateParams, given), idempotency_key)
 
@@ -250,6 +276,12 @@ class PaymentIntents:
         *,
         payment_method: str | None = None,
         return_url: str | None = None,
+        payment_method_data: dict[str, Any] | None = None,
+        receipt_email: str | None = None,
+        shipping: dict[str, Any] | str | None = None,
+        setup_future_usage: str | None = None,
+        off_session: bool | str | None = None,
+        error_on_requires_action: bool | None = None,
         idempotency_key: str | None = None,
         **unknown: Any,
     ) -> PaymentIntent:
@@ -257,9 +289,21 @@ class PaymentIntents:
 
         :param payment_method: the method to pay with (else the attached one).
         :param return_url: where a redirect (3-D Secure, a wallet) returns the customer.
+        :param off_session: the customer is not present: an authentication is a decline.
+        :param error_on_requires_action: decline instead of asking for an authentication.
         :raises CardError: the attempt was declined; the decline is recorded on the intent.
         """
-        given = _given(unknown, payment_method=payment_method, return_url=return_url)
+        given = _given(
+            unknown,
+            payment_method=payment_method,
+            return_url=return_url,
+            payment_method_data=payment_method_data,
+            receipt_email=receipt_email,
+            shipping=shipping,
+            setup_future_usage=setup_future_usage,
+            off_session=off_session,
+            error_on_requires_action=error_on_requires_action,
+        )
         return self._run("confirm", intent_id, parse(ConfirmParams, given), idempotency_key)
 
     def capture(
@@ -268,14 +312,19 @@ class PaymentIntents:
         /,
         *,
         amount_to_capture: int | None = None,
+        metadata: dict[str, str] | str | None = None,
         idempotency_key: str | None = None,
         **unknown: Any,
     ) -> PaymentIntent:
         """Collect all (by default) or part of an authorized hold; the rest is released.
 
         :param amount_to_capture: at most ``amount_capturable`` (PayRex: required, ≥ 2,000).
+        :param metadata: merged into the intent's metadata with the capture.
         """
-        params = parse(CaptureParams, _given(unknown, amount_to_capture=amount_to_capture))
+        params = parse(
+            CaptureParams,
+            _given(unknown, amount_to_capture=amount_to_capture, metadata=metadata),
+        )
         return self._run("capture", intent_id, params, idempotency_key)
 
     def cancel(

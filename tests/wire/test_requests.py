@@ -69,7 +69,7 @@ def test_casapay_takes_stripes_per_method_capture_option() -> None:
         b"&payment_method=pm_card_visa&confirm=true",
     )
     assert created.body["status"] == "requires_capture"
-    assert created.body["payment_method_options"] == {"card": {"capture_method": "manual"}}
+    assert created.body["payment_method_options"]["card"]["capture_method"] == "manual"
     assert (
         created.body["charges"]["data"][0]["payment_method_details"]["card"]["capture_before"]
         == created.body["capture_before_at"]
