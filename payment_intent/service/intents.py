@@ -74,7 +74,7 @@ class Page(Generic[T]):
         return len(self.data)
 
 
-def _storage_errors(method: Callable[P, T]) -> Callable[P, T]:
+def storage_errors(method: Callable[P, T]) -> Callable[P, T]:
     """The store's failures as the API's typed errors: retryable when the database failed."""
 
     @functools.wraps(method)
@@ -147,7 +147,7 @@ class PaymentIntents:
             timing=Timing(claim_lease, claim_wait),
         )
 
-    @_storage_errors
+    @storage_errors
     def _run(
         self, operation: str, intent_id: Any, params: Any, idempotency_key: str | None
     ) -> PaymentIntent:
@@ -376,7 +376,7 @@ class PaymentIntents:
         params = parse(OutcomeParams, _given(unknown, succeed=succeed))
         return self._run("settle", intent_id, params, idempotency_key)
 
-    @_storage_errors
+    @storage_errors
     def expire_authorizations(self) -> list[PaymentIntent]:
         """Write out the expiry of every hold past ``capture_before_at``; touches only those,
         found by index. Reads show such holds canceled already; run this periodically so their
@@ -391,7 +391,7 @@ class PaymentIntents:
     @overload
     def retrieve(self, intent_id: str, /, *, client_secret: str) -> ClientPaymentIntent: ...
 
-    @_storage_errors
+    @storage_errors
     def retrieve(
         self, intent_id: str, /, *, client_secret: str | None = None, **unknown: Any
     ) -> PaymentIntent | ClientPaymentIntent:
@@ -411,7 +411,7 @@ class PaymentIntents:
             )
         return ClientPaymentIntent.of(intent)
 
-    @_storage_errors
+    @storage_errors
     def list(
         self,
         /,
@@ -459,7 +459,7 @@ class PaymentIntents:
             page.reverse()
         return Page(page, len(found) > params.limit)
 
-    @_storage_errors
+    @storage_errors
     def events(
         self, starting_after: str | None = None, limit: int = 100, **unknown: Any
     ) -> Page[Event]:
