@@ -22,7 +22,6 @@ This module imports neither Hypothesis nor anything that does, so it loads in pr
 
 from __future__ import annotations
 
-import importlib
 import itertools
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -31,11 +30,11 @@ from typing import Any
 import pytest
 
 from payment_intent.adapters.clocks import ManualClock
-from payment_intent.adapters.memory import InMemoryStore
 from payment_intent.adapters.simulated import SimulatedProcessor
 from payment_intent.domain.profiles import Profile
 from payment_intent.ports import Clock, Processor, Store
 from payment_intent.service import PaymentIntents
+from payment_intent.stores import store_from_url
 
 #: Where ``manual_clock`` starts: 2024-01-25 00:00:00 UTC, in whole seconds.
 START_TIME = 1_706_140_800
@@ -91,18 +90,11 @@ def open_store(kind: str, directory: Callable[[], Path]) -> Store:
 
     ``directory`` is called only when the store keeps files.
     """
+    # Chosen through the one store selector, as the command line chooses its store.
     if kind == "memory":
-        return InMemoryStore()
+        return store_from_url("memory://")
     if kind == "sqlite":
-        try:
-            # Imported by name, on demand: a test that never asks for SQLite never loads it.
-            sqlite = importlib.import_module("payment_intent.adapters.sqlite")
-        except ImportError as error:  # pragma: no cover - depends on the installed version
-            raise pytest.UsageError(
-                f"the SQLite store is not available in this installation: {error}"
-            ) from error
-        store: Store = sqlite.SQLiteStore(directory() / "payment_intents.sqlite3")
-        return store
+        return store_from_url(f"sqlite:///{directory() / 'payment_intents.sqlite3'}")
     raise pytest.UsageError(f"unknown store kind {kind!r}; expected one of {list(STORE_KINDS)}")
 
 
