@@ -29,7 +29,7 @@ server accepts connections.
 from __future__ import annotations
 
 import os
-import selectors
+import select
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -327,9 +327,12 @@ def _alive(connection: Connection) -> bool:
     """Whether an idle connection can be lent: not closed, and nothing unread on its socket."""
     if connection.closed:
         return False
-    with selectors.DefaultSelector() as selector:
-        selector.register(connection.fileno(), selectors.EVENT_READ)
-        return not selector.select(0)
+    if hasattr(select, "poll"):  # one system call, for any descriptor number
+        poller = select.poll()
+        poller.register(connection.fileno(), select.POLLIN)
+        return not poller.poll(0)
+    readable, _, _ = select.select([connection.fileno()], [], [], 0)
+    return not readable
 
 
 class PostgresStore:
@@ -370,6 +373,11 @@ class PostgresStore:
                 raise parameter_invalid(name, f"{name} must be a positive number of seconds.")
         self.lock_timeout = float(lock_timeout)
         self.connect_timeout = float(connect_timeout)
+        # The latest time by which a commit's purge left no expired record: a record written at
+        # or before it has none to look for (records expire a time-to-live after they are
+        # written). Set by this process's commits once they land; other processes look for
+        # themselves, and the sweep purges too.
+        self._purged_until: int | None = None
         self._connections = _Connections(dsn, max_size, self.connect_timeout, self._configure)
         try:
             self._migrate()
@@ -520,11 +528,16 @@ class PostgresStore:
     # -- writes --------------------------------------------------------------------------------
 
     def commit(self, commit: Commit) -> None:
-        statement = _statement(commit)
+        purges = _purges(commit, self._purged_until)
+        statement = _statement(commit, self._purged_until)
         for attempt in (1, 2):
             with self._connection() as connection:
                 try:
-                    connection.execute(*statement)
+                    cursor = connection.execute(*statement)
+                    if purges and commit.idempotency is not None:
+                        expired = cursor.fetchone()
+                        if expired is not None and expired[-1] < 2:
+                            self._purged_until = commit.idempotency.created
                     return
                 except (psycopg.Error, *_sql.UNREPRESENTABLE) as error:
                     if attempt == 2 or not connection.broken:
@@ -684,10 +697,11 @@ _INTENT_SQL = {
             AND claimed_by IS NOT DISTINCT FROM %(own_attempt)s
         RETURNING 1""",
 }
-# Up to two records that expired by the new one's time (the check below refers to it, which
-# makes it run: a CTE that only reads runs when read).
+# Up to two records that expired by the new one's time. The check refers to it, which runs it
+# before the counter is locked (a CTE that only reads runs when read), and the statement returns
+# how many went.
 _PURGE_IN_COMMIT_SQL = """purged AS (
-        SELECT payment_intent_purge(%(record_created)s, %(key)s, 2)
+        SELECT payment_intent_purge(%(record_created)s, %(key)s, 2) AS expired
     )"""
 # A key is free when unused or expired by the new request, or reserved by the claim it settles.
 _RECORD_SQL = """record AS (
@@ -759,9 +773,11 @@ def _commit_sql(
     unmark: bool,
     new_claim: bool | None,
     keyed_claim: bool,
+    purge: bool,
 ) -> str:
     """The one statement for a commit of this shape (``new_intent`` / ``new_claim`` are ``None``
-    when the commit writes no intent / takes no claim).
+    when the commit writes no intent / takes no claim; ``purge``: its record deletes expired ones,
+    and the statement returns how many).
 
     The check makes the statement fail, and so roll back as a whole, when a part found its row
     taken: ``payment_intent_commit_check`` raises the SQLSTATE that says which.
@@ -778,10 +794,13 @@ def _commit_sql(
         parts.append(f"intent AS ({_INTENT_SQL[new_intent]})")
         intent = "EXISTS (SELECT FROM intent)"
     if record:
-        parts.append(_PURGE_IN_COMMIT_SQL)
         after_intent = "WHERE EXISTS (SELECT FROM intent)" if new_intent is not None else ""
         parts.append(_RECORD_SQL.format(after_intent=after_intent))
-        recorded = "EXISTS (SELECT FROM record) AND EXISTS (SELECT FROM purged)"
+        recorded = "EXISTS (SELECT FROM record)"
+        if purge:
+            parts.append(_PURGE_IN_COMMIT_SQL)
+            recorded += " AND EXISTS (SELECT FROM purged)"
+    expired = ", (SELECT expired FROM purged)" if record and purge else ""
     if new_claim is not None:
         parts.append(_CLAIM_INTENT_SQL[new_claim])
         if keyed_claim:
@@ -791,13 +810,17 @@ def _commit_sql(
         claimed = "EXISTS (SELECT FROM claim)"
     check = f"payment_intent_commit_check({settled}, {intent}, {recorded}, {claimed})"
     if events:
-        parts.append(_EVENTS_SQL.format(check=check))
+        returning = f" RETURNING {expired[2:]}" if expired else ""
+        parts.append(_EVENTS_SQL.format(check=check) + returning)
         return "WITH " + ",\n".join(parts)
-    return ("WITH " + ",\n".join(parts) + "\n" if parts else "") + f"SELECT {check}"
+    return ("WITH " + ",\n".join(parts) + "\n" if parts else "") + f"SELECT {check}{expired}"
 
 
-def _statement(commit: Commit) -> tuple[str, dict[str, Any]]:
-    """The SQL of one commit and its parameters: one round trip, one implicit transaction."""
+def _statement(commit: Commit, purged_until: int | None = None) -> tuple[str, dict[str, Any]]:
+    """The SQL of one commit and its parameters: one round trip, one implicit transaction.
+
+    ``purged_until``: the latest time by which this process found no expired record left; a
+    record written at or before it does not look for any."""
     _sql.check_claim_shape(commit)
     intent, record, claim, settles = commit.intent, commit.idempotency, commit.claim, commit.settles
     if intent is not None and intent.version != commit.expected_version + 1:
@@ -861,8 +884,15 @@ def _statement(commit: Commit) -> tuple[str, dict[str, Any]]:
         unmark,
         None if claim is None else claim.expected_version == 0,
         claim is not None and claim.idempotency_key is not None,
+        _purges(commit, purged_until),
     )
     return shape, params
+
+
+def _purges(commit: Commit, purged_until: int | None) -> bool:
+    """Whether the commit's record looks for expired ones to delete."""
+    record = commit.idempotency
+    return record is not None and (purged_until is None or record.created > purged_until)
 
 
 def _landed_statement(commit: Commit) -> tuple[str, tuple[Any, ...]]:
