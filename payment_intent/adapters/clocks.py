@@ -16,7 +16,10 @@ class SystemClock:
 
 
 class ManualClock:
-    """A clock that stands still until told to move; safe to share between threads."""
+    """A clock that stands still until told to move; safe to share between threads.
+
+    :param start: the time it starts at, in whole seconds since the epoch (default: now).
+    """
 
     def __init__(self, start: int | None = None) -> None:
         self._now = int(time.time()) if start is None else _seconds(start, "start")

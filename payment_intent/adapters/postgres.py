@@ -338,11 +338,15 @@ def _alive(connection: Connection) -> bool:
 class PostgresStore:
     """A store in a PostgreSQL database, created and migrated on first use.
 
-    ``dsn`` is a libpq connection string or URL; the tables live in the connection's
-    ``search_path`` schema. ``max_size`` bounds the connections the store keeps (``min_size`` of
-    them are opened at once). ``connect_timeout`` (seconds) bounds how long a call waits for a
-    connection, a new one from the server or a free one when all are busy; ``lock_timeout``
-    bounds how long a write waits for a row lock. Either raises
+    :param dsn: a libpq connection string or URL; the tables live in the connection's
+        ``search_path`` schema.
+    :param min_size: connections opened at once.
+    :param max_size: the most connections the store keeps.
+    :param lock_timeout: seconds a write waits for a row lock.
+    :param connect_timeout: seconds a call waits for a connection (a new one from the server,
+        or a free one when all are busy).
+
+    A timeout, like any failure of the database, raises
     :class:`~payment_intent.ports.OperationalError`.
     """
 

@@ -194,9 +194,9 @@ _IDLE_CONNECTIONS = 8
 class SQLiteStore:
     """A store in one SQLite file, created and migrated on first use.
 
-    ``path`` is a file path (``":memory:"`` is refused: a store must be shareable). ``busy_timeout``
-    is how many seconds a write waits for another writer before it fails with
-    :class:`~payment_intent.ports.OperationalError`.
+    :param path: the database file (``":memory:"`` is refused: a store must be shareable).
+    :param busy_timeout: seconds a write waits for another writer before it fails with
+        :class:`~payment_intent.ports.OperationalError`.
     """
 
     migrations: tuple[tuple[str, ...], ...] = MIGRATIONS
