@@ -210,6 +210,7 @@ def plans(kind: str, store: Any, service: PaymentIntents, middle_id: str) -> dic
         created = arguments.get("created")
         query = ListQuery(
             limit=101,
+            now=service.clock.now(),
             customer=arguments.get("customer"),
             status=Status(arguments["status"]) if "status" in arguments else None,
             created_lte=created["lt"] - 1 if created else None,
