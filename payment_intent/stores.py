@@ -93,8 +93,7 @@ def _postgres(url: str) -> Store:
         from payment_intent.adapters.postgres import PostgresStore
     except ImportError as error:
         raise ModuleNotFoundError(
-            "A postgresql:// store needs psycopg 3: "
-            'pip install "payment_intent[postgres]".'
+            'A postgresql:// store needs psycopg 3: pip install "payment_intent[postgres]".'
         ) from error
     try:
         return PostgresStore(url)
