@@ -7,6 +7,7 @@ from payment_intent.domain.errors import (
     IdempotencyError,
     InvalidRequestError,
     PaymentIntentError,
+    ProcessorUnavailableError,
     StorageUnavailableError,
 )
 
@@ -17,5 +18,6 @@ __all__ = [
     "IdempotencyError",
     "InvalidRequestError",
     "PaymentIntentError",
+    "ProcessorUnavailableError",
     "StorageUnavailableError",
 ]

@@ -12,7 +12,7 @@ import pytest
 from payment_intent import InMemoryStore, ManualClock, PaymentIntents
 from payment_intent.adapters.simulated import SimulatedProcessor
 from payment_intent.domain.outcomes import Attempt, Outcome
-from payment_intent.errors import ConcurrencyError, PaymentIntentError
+from payment_intent.errors import ConcurrencyError, PaymentIntentError, ProcessorUnavailableError
 from payment_intent.ports import Claim, Commit
 
 START = 1_706_140_800
@@ -97,3 +97,22 @@ def test_a_claim_left_by_a_crashed_process_is_settled_by_the_next_command() -> N
     assert settled.version == intent.version + 1
     assert store.claim(intent.id) is None
     assert store.idempotency_record("crashed-key") is not None, "the crashed request can replay"
+
+
+def test_a_processor_still_silent_when_the_claim_is_settled_is_said_again_not_waited_on() -> None:
+    clock, store = ManualClock(START), InMemoryStore()
+    processor = FlakyProcessor(failures=2)
+    svc = PaymentIntents(store, clock, processor)
+    intent = svc.create(amount=5000, currency="eur", payment_method="pm_card_visa")
+    with pytest.raises(ProcessorUnavailableError):
+        svc.confirm(intent.id)
+    clock.advance(61)
+    # The next command settles the claim first by asking again: still no answer, said at once.
+    with pytest.raises(ProcessorUnavailableError):
+        svc.update(intent.id, description="order 42")
+    assert store.claim(intent.id) is not None
+    clock.advance(61)
+    # Now the processor answers: the claimed confirm is recorded, then the update applies.
+    settled = svc.update(intent.id, description="order 42")
+    assert (settled.status, settled.description) == ("succeeded", "order 42")
+    assert len(set(processor.asked)) == 1, "one attempt, asked about three times"

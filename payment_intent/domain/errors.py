@@ -126,6 +126,13 @@ class StorageUnavailableError(PaymentIntentError):
     default_status = 503
 
 
+class ProcessorUnavailableError(PaymentIntentError):
+    """The processor did not answer; the attempt stays claimed and a later request settles it."""
+
+    type = "api_error"
+    default_status = 502
+
+
 class AuthenticationError(PaymentIntentError):
     """The caller's API key is missing or wrong (used by the wire layer)."""
 

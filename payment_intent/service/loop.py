@@ -22,11 +22,12 @@ import time
 from dataclasses import dataclass
 
 from payment_intent.domain import expiry
-from payment_intent.domain.aggregate import ProcessorCall
+from payment_intent.domain.aggregate import Decision, ProcessorCall
 from payment_intent.domain.errors import (
     ConcurrencyError,
     IdempotencyError,
     PaymentIntentError,
+    ProcessorUnavailableError,
     parameter_invalid,
     resource_missing,
 )
@@ -116,7 +117,8 @@ class CommandLoop:
                     continue
                 if expiry.is_due(intent, now):
                     # A command that meets a lapsed hold records its expiry first, then decides.
-                    self._commit_or_lose(expiry.expire(intent), intent, now)
+                    if not self._commit_or_lose(expiry.expire(intent), intent, now):
+                        lost += 1
                     continue
             try:
                 decision = self.decide(
@@ -206,11 +208,10 @@ class CommandLoop:
                 return processor.capture(call.attempt, call.amount)
             return processor.release(call.attempt)
         except Exception as failure:
-            raise PaymentIntentError(
+            raise ProcessorUnavailableError(
                 "The payment processor did not answer. The attempt is recorded and the next "
                 "request on this PaymentIntent settles it; retry the request.",
                 code="processor_unavailable",
-                http_status=502,
             ) from failure
 
     def reconcile(self, held: Claim, now: int) -> None:
@@ -227,6 +228,7 @@ class CommandLoop:
             held.idempotency_key,
         )
         intent = self.store.load(held.intent_id) if held.expected_version else None
+        decision: Decision | None
         try:
             decision = self.decide(
                 self.context,
@@ -236,13 +238,18 @@ class CommandLoop:
                 attempt_id=held.attempt_id,
                 new_intent_id=held.intent_id,
             )
+        except PaymentIntentError:
+            decision = None  # refused now: there is nothing to ask the processor
+        try:
             if isinstance(decision, ProcessorCall):
                 self._settle(decision, held, intent, now)
             else:  # nothing left to ask the processor: let the claim go
                 self.store.commit(Commit(None, held.expected_version, settles=held))
+        except ProcessorUnavailableError:
+            raise  # still no answer: the claim stays, and the caller hears why
         except (PaymentIntentError, IntegrityError):
-            # Refused, or another request settled it first: either way the claim is gone or
-            # going, and the loop looks again.
+            # The processor refused (the claim went with the refusal), or another request
+            # settled the claim first: the loop looks again.
             return
 
     def _replay(self, key: str, fingerprint: str, now: int) -> PaymentIntent | None:
