@@ -4,7 +4,8 @@
 needs no Hypothesis, so a sequence saved from a failing test can be replayed anywhere::
 
     steps = [
-        Step("create", {"amount": 2000, "currency": "eur", "payment_method": "pm_card_visa"}),
+        Step("create", {"amount": 2000, "currency": "eur",
+                        "payment_method": "pm_card_visa"}),
         Step("confirm", {}),
     ]
     results = replay(PaymentIntents(clock=ManualClock(0)), steps)
