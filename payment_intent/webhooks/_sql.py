@@ -136,6 +136,31 @@ class SqlWebhookStore(ABC):
     def _sql(self, statement: str) -> str:
         """``statement`` in this database's placeholders."""
 
+    def _migrate_in(
+        self, connection: Any, migrations: Sequence[Sequence[str]], database: str
+    ) -> None:
+        """Bring the webhook tables to the last of ``migrations`` (entry ``n`` takes them from
+        version ``n`` to ``n + 1``), inside the caller's write transaction. ``database`` names
+        the database in the refusal of tables newer than this library knows."""
+        connection.execute(
+            "CREATE TABLE IF NOT EXISTS payment_intent_webhooks_schema (version INTEGER NOT NULL)"
+        )
+        row = connection.execute("SELECT version FROM payment_intent_webhooks_schema").fetchone()
+        current = 0 if row is None else int(row[0])
+        if current > len(migrations):
+            raise ValueError(
+                f"{database} has webhook tables of version {current}; this payment_intent "
+                f"knows versions up to {len(migrations)}. Upgrade payment_intent to open it."
+            )
+        for step in migrations[current:]:
+            for statement in step:
+                connection.execute(statement)
+        if row is None:
+            statement = "INSERT INTO payment_intent_webhooks_schema (version) VALUES (?)"
+        else:
+            statement = "UPDATE payment_intent_webhooks_schema SET version = ?"
+        connection.execute(self._sql(statement), (len(migrations),))
+
     def _rows(self, statement: str, params: Sequence[Any] = ()) -> list[Any]:
         with self._connection() as connection:
             return list(connection.execute(self._sql(statement), params).fetchall())

@@ -190,32 +190,9 @@ class PostgresWebhookStore(SqlWebhookStore):
 
     def _migrate(self) -> None:
         with self._transaction() as connection:
+            # Several processes may open a new database at once: one migrates, the rest wait.
             connection.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
-            connection.execute(
-                "CREATE TABLE IF NOT EXISTS payment_intent_webhooks_schema"
-                " (version integer NOT NULL)"
-            )
-            row = connection.execute(
-                "SELECT version FROM payment_intent_webhooks_schema"
-            ).fetchone()
-            current = 0 if row is None else int(row[0])
-            if current > len(MIGRATIONS):
-                raise ValueError(
-                    f"The webhook tables are at version {current}; this payment_intent knows "
-                    f"versions up to {len(MIGRATIONS)}. Upgrade payment_intent to open them."
-                )
-            for step in MIGRATIONS[current:]:
-                for statement in step:
-                    connection.execute(statement)
-            if row is None:
-                connection.execute(
-                    "INSERT INTO payment_intent_webhooks_schema (version) VALUES (%s)",
-                    (len(MIGRATIONS),),
-                )
-            else:
-                connection.execute(
-                    "UPDATE payment_intent_webhooks_schema SET version = %s", (len(MIGRATIONS),)
-                )
+            self._migrate_in(connection, MIGRATIONS, "The database")
 
     @property
     def schema_version(self) -> int:

@@ -150,31 +150,7 @@ class SQLiteWebhookStore(SqlWebhookStore):
 
     def _migrate(self) -> None:
         with self._transaction() as connection:
-            connection.execute(
-                "CREATE TABLE IF NOT EXISTS payment_intent_webhooks_schema"
-                " (version INTEGER NOT NULL)"
-            )
-            row = connection.execute(
-                "SELECT version FROM payment_intent_webhooks_schema"
-            ).fetchone()
-            current = 0 if row is None else int(row[0])
-            if current > len(MIGRATIONS):
-                raise ValueError(
-                    f"{self.path} has webhook tables of version {current}; this payment_intent "
-                    f"knows versions up to {len(MIGRATIONS)}. Upgrade payment_intent to open it."
-                )
-            for step in MIGRATIONS[current:]:
-                for statement in step:
-                    connection.execute(statement)
-            if row is None:
-                connection.execute(
-                    "INSERT INTO payment_intent_webhooks_schema (version) VALUES (?)",
-                    (len(MIGRATIONS),),
-                )
-            else:
-                connection.execute(
-                    "UPDATE payment_intent_webhooks_schema SET version = ?", (len(MIGRATIONS),)
-                )
+            self._migrate_in(connection, MIGRATIONS, str(self.path))
 
     @property
     def schema_version(self) -> int:
