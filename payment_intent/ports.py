@@ -74,6 +74,16 @@ class Processor(Protocol):
         """Collect ``amount`` of the hold ``attempt`` authorized: approved or declined."""
         ...
 
+    def increment_authorization(self, attempt: Attempt, amount: int) -> Outcome:
+        """Raise the hold ``attempt`` authorized to the new total ``amount``: approved or
+        declined (the hold then stays as it was)."""
+        ...
+
+    def refund(self, attempt: Attempt, amount: int) -> Outcome:
+        """Send back ``amount`` of what the payment collected: approved, pending (an asynchronous
+        method's refund settles later) or declined (the refund failed)."""
+        ...
+
     def release(self, attempt: Attempt) -> Outcome:
         """Void the hold ``attempt`` authorized (a cancel): approved or declined."""
         ...
@@ -166,6 +176,18 @@ class ListQuery:
     before: tuple[int, str] | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class RefundQuery:
+    """One page of refunds, newest first (``created`` then ``id``, both descending), optionally of
+    one intent or one charge; ``after`` and ``before`` are cursors as in :class:`ListQuery`."""
+
+    limit: int
+    payment_intent: str | None = None
+    charge: str | None = None
+    after: tuple[int, str] | None = None
+    before: tuple[int, str] | None = None
+
+
 @runtime_checkable
 class Store(Protocol):
     """Persistence of intents, their events, idempotency records and claims.
@@ -205,6 +227,18 @@ class Store(Protocol):
     def due_authorizations(self, now: int, limit: int) -> list[str]:
         """Ids of intents in requires_capture whose ``capture_before_at`` is at or before ``now``,
         soonest first; found through an index, so the cost follows the number that are due."""
+        ...
+
+    def refund_owner(self, refund_id: str) -> str | None:
+        """The id of the intent that holds refund ``refund_id``, or ``None``.
+
+        A store indexes every refund of every intent it commits (``PaymentIntent.refunds``),
+        by id, by intent and by charge, in the same transaction as the intent.
+        """
+        ...
+
+    def list_refunds(self, query: RefundQuery) -> list[tuple[str, str]]:
+        """One page of ``(refund id, intent id)``, in the query's order, through the index."""
         ...
 
     def event_position(self, event_id: str) -> int | None:

@@ -22,6 +22,8 @@ PM_TYPE = {
     "pm_card_visa_chargeDeclinedInsufficientFunds": "card",
     "pm_card_visa_chargeDeclinedExpiredCard": "card",
     "pm_card_threeDSecureRequiredChargeDeclined": "card",
+    "pm_card_refundFail": "card",
+    "pm_card_incrementDeclined": "card",
     "pm_open_banking": "open_banking",
     "pm_direct_debit": "direct_debit",
     "pm_gcash": "gcash",

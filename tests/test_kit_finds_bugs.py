@@ -18,7 +18,7 @@ from hypothesis.stateful import run_state_machine_as_test
 from payment_intent import InMemoryStore, ManualClock, PaymentIntent, PaymentIntents
 from payment_intent.adapters.simulated import SimulatedProcessor
 from payment_intent.domain import expiry
-from payment_intent.domain.aggregate import Decision, ProcessorCall
+from payment_intent.domain.decisions import Decision, ProcessorCall
 from payment_intent.domain.events import Change
 from payment_intent.service.commands import Command, Context
 from payment_intent.testing import InvariantViolation, PaymentIntentMachine

@@ -24,12 +24,21 @@ from sortedcontainers import SortedList
 
 from payment_intent.domain.model import Event, PaymentIntent
 from payment_intent.domain.status import Status
-from payment_intent.ports import Claim, Commit, IdempotencyRecord, IntegrityError, ListQuery
+from payment_intent.ports import (
+    Claim,
+    Commit,
+    IdempotencyRecord,
+    IntegrityError,
+    ListQuery,
+    RefundQuery,
+)
 
 #: Where an intent sits in a list: newest first is descending ``(created, id)``.
 Position = tuple[int, str]
 #: A list an intent is filed under: ``(customer, status)``, ``None`` meaning any.
 ListKey = tuple[str | None, Status | None]
+#: A list a refund is filed under: ``(intent id, charge id)``, ``None`` meaning any.
+RefundListKey = tuple[str | None, str | None]
 
 
 def _filed_under(intent: PaymentIntent) -> set[tuple[ListKey, Position]]:
@@ -78,6 +87,11 @@ class InMemoryStore:
         self._claims_by_key: dict[str, Claim] = {}
         self._lists: defaultdict[ListKey, SortedList[Position]] = defaultdict(SortedList)
         self._holds: SortedList[tuple[int, str]] = SortedList()  # (capture_before_at, id)
+        self._refund_owners: dict[str, str] = {}  # refund id -> intent id
+        # Refund positions per list: ``(intent id, charge id)``, ``None`` meaning any.
+        self._refund_lists: defaultdict[RefundListKey, SortedList[Position]] = defaultdict(
+            SortedList
+        )
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -120,6 +134,19 @@ class InMemoryStore:
             else:
                 found = self._walk(query, query.status)
             return [self._intents[intent_id] for _, intent_id in islice(found, query.limit)]
+
+    def refund_owner(self, refund_id: str) -> str | None:
+        with self._lock:
+            return self._refund_owners.get(refund_id)
+
+    def list_refunds(self, query: RefundQuery) -> list[tuple[str, str]]:
+        low = (query.before[0], query.before[1] + "\0") if query.before is not None else None
+        with self._lock:
+            found = self._refund_lists[query.payment_intent, query.charge].irange(
+                low, query.after, inclusive=(True, False), reverse=query.before is None
+            )
+            page = [refund_id for _, refund_id in islice(found, query.limit)]
+            return [(refund_id, self._refund_owners[refund_id]) for refund_id in page]
 
     def _walk(self, query: ListQuery, status: Status | None) -> Iterator[Position]:
         """The positions in one list within the query's bounds, in the query's order."""
@@ -278,6 +305,13 @@ class InMemoryStore:
                 self._holds.remove(held)
             if holds is not None:
                 self._holds.add(holds)
+        for refund in intent.refunds:
+            if refund.id not in self._refund_owners:
+                self._refund_owners[refund.id] = intent.id
+                position = (refund.created, refund.id)
+                for intent_id in (None, intent.id):
+                    for charge in (None, refund.charge):
+                        self._refund_lists[intent_id, charge].add(position)
 
     def _release(self, claim: Claim) -> None:
         del self._claims[claim.intent_id]

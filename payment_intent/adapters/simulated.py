@@ -24,19 +24,43 @@ _SETTLEMENT_FAILED = Declined(
 )
 
 
+_APPROVED = Approved()
+_REFUND_DECLINED = Declined("refund_failed", "The customer's bank could not take the refund.")
+_INCREMENT_DECLINED = Declined(
+    "card_declined", "The card's issuer declined the increment.", "generic_decline"
+)
+
+#: What a credit card of the test set may be granted; debit cards are granted none of it.
+CREDIT_FEATURES = frozenset(
+    {"multicapture", "overcapture", "incremental_authorization", "extended_authorization"}
+)
+
+
 @dataclass(frozen=True, slots=True)
 class TestMethod:
-    """A test payment method: what it is, whether it needs a redirect, and how it ends."""
+    """A test payment method: what it is, whether it needs a redirect, how it ends, and how its
+    refunds and its hold's increments end."""
 
     method: PaymentMethod
     outcome: Outcome
     redirect: bool = False
+    refund: Outcome = _APPROVED
+    increment: Outcome = _APPROVED
 
 
 def _card(
-    pm_id: str, bin_: str, outcome: Outcome, *, redirect: bool = False, funding: str = "credit"
+    pm_id: str,
+    bin_: str,
+    outcome: Outcome,
+    *,
+    redirect: bool = False,
+    funding: str = "credit",
+    refund: Outcome = _APPROVED,
+    increment: Outcome = _APPROVED,
 ) -> TestMethod:
-    return TestMethod(PaymentMethod(pm_id, "card", bin_, funding), outcome, redirect)  # type: ignore[arg-type]
+    features = CREDIT_FEATURES if funding == "credit" else frozenset()
+    method = PaymentMethod(pm_id, "card", bin_, funding, features)  # type: ignore[arg-type]
+    return TestMethod(method, outcome, redirect, refund, increment)
 
 
 #: The payment methods the simulated processor recognises, and the outcome each one leads to.
@@ -52,8 +76,10 @@ TEST_METHODS: dict[str, TestMethod] = {
         _card("pm_card_visa_chargeDeclinedInsufficientFunds", "400099", _INSUFFICIENT),
         _card("pm_card_visa_chargeDeclinedExpiredCard", "400069", _EXPIRED),
         _card("pm_card_threeDSecureRequiredChargeDeclined", "400008", _GENERIC, redirect=True),
-        TestMethod(PaymentMethod("pm_open_banking", "open_banking"), Pending()),
-        TestMethod(PaymentMethod("pm_direct_debit", "direct_debit"), Pending()),
+        _card("pm_card_refundFail", "400000", Approved(), refund=_REFUND_DECLINED),
+        _card("pm_card_incrementDeclined", "400051", Approved(), increment=_INCREMENT_DECLINED),
+        TestMethod(PaymentMethod("pm_open_banking", "open_banking"), Pending(), refund=Pending()),
+        TestMethod(PaymentMethod("pm_direct_debit", "direct_debit"), Pending(), refund=Pending()),
         TestMethod(PaymentMethod("pm_gcash", "gcash"), Approved(), redirect=True),
         TestMethod(PaymentMethod("pm_maya", "maya"), Approved(), redirect=True),
         TestMethod(PaymentMethod("pm_qrph", "qrph"), Approved(), redirect=True),
@@ -96,3 +122,10 @@ class SimulatedProcessor:
     def release(self, attempt: Attempt) -> Outcome:
         """A test hold is always released on request."""
         return Approved()
+
+    def increment_authorization(self, attempt: Attempt, amount: int) -> Outcome:
+        return TEST_METHODS[attempt.payment_method.id].increment
+
+    def refund(self, attempt: Attempt, amount: int) -> Outcome:
+        """Cards refund at once; a bank method's refund is pending until settled."""
+        return TEST_METHODS[attempt.payment_method.id].refund

@@ -46,7 +46,7 @@ from payment_intent.domain.profiles import CASAPAY
 from payment_intent.service import Page, PaymentIntents
 
 # These reads go to the store directly: its failures must read as the service's do (503, retry).
-from payment_intent.service.intents import storage_errors as _read_storage
+from payment_intent.service.boundary import storage_errors as _read_storage
 from payment_intent.webhooks.resources import WebhookEndpoints
 
 _WEBHOOKS = WebhookEndpoints("casapay")

@@ -9,17 +9,14 @@ moves the status only through the shared machine.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
-from payment_intent.domain import payment_methods
+from payment_intent.domain import holds, payment_methods
+from payment_intent.domain.decisions import Decision, ProcessorCall, merge_metadata, next_version
 from payment_intent.domain.errors import CardError, InvalidRequestError, parameter_invalid
 from payment_intent.domain.events import Change, changed
 from payment_intent.domain.lifecycle import (
     ANNOTATE,
-    CANCEL,
-    CAPTURE,
     COMPLETE_ACTION,
     CONFIRM,
     SETTLE,
@@ -28,11 +25,9 @@ from payment_intent.domain.lifecycle import (
     require,
 )
 from payment_intent.domain.model import (
-    NO_METADATA,
     Address,
     Charge,
     ChargeStatus,
-    FrozenDict,
     NextAction,
     PaymentError,
     PaymentIntent,
@@ -48,10 +43,7 @@ from payment_intent.domain.outcomes import (
     Pending,
 )
 from payment_intent.domain.params import (
-    MAX_METADATA_KEYS,
     RESTRICTED_UPDATE_FIELDS,
-    CancelParams,
-    CaptureParams,
     ConfirmParams,
     CreateParams,
     ShippingParams,
@@ -59,7 +51,6 @@ from payment_intent.domain.params import (
 )
 from payment_intent.domain.profiles import Profile
 from payment_intent.domain.status import (
-    CancellationReason,
     CaptureMethod,
     ConfirmationMethod,
     EventType,
@@ -71,46 +62,6 @@ AUTHENTICATION_FAILURE = "payment_intent_authentication_failure"
 #: Charges an intent keeps, newest last: every attempt's charge would make each stored version and
 #: event grow with the number of declines. Older attempts stay in the event feed.
 CHARGES_KEPT = 10
-
-#: What the service may ask the processor, by the port's method names.
-Request = Literal["authorize", "complete_authentication", "settle", "capture", "release"]
-
-
-@dataclass(frozen=True, slots=True)
-class ProcessorCall:
-    """A command that needs the processor's answer: ask ``request`` about ``attempt`` (with
-    ``amount`` for a capture, ``succeed`` for a settlement), then ``finish`` with the outcome."""
-
-    request: Request
-    attempt: Attempt
-    finish: Callable[[Outcome], Change]
-    amount: int = 0
-    succeed: bool = True
-
-
-Decision = Change | ProcessorCall
-
-
-def _next(intent: PaymentIntent, now: int, **changes: Any) -> PaymentIntent:
-    return intent.evolve(
-        version=intent.version + 1, updated_at=max(now, intent.updated_at), **changes
-    )
-
-
-def _merge_metadata(current: dict[str, str], given: dict[str, str] | str) -> FrozenDict:
-    """An empty value removes its key, as the providers do, and ``metadata=""`` removes them all;
-    the result must stay within limits."""
-    if isinstance(given, str):
-        return NO_METADATA
-    merged = dict(current)
-    for key, value in given.items():
-        if value == "":
-            merged.pop(key, None)
-        else:
-            merged[key] = value
-    if len(merged) > MAX_METADATA_KEYS:
-        raise parameter_invalid("metadata", f"Metadata can have at most {MAX_METADATA_KEYS} keys.")
-    return FrozenDict(merged) if merged else NO_METADATA
 
 
 def _shipping(given: ShippingParams | str) -> Shipping | None:
@@ -164,7 +115,7 @@ def create(
         profile.check_statement_descriptor(
             params.statement_descriptor_suffix, "statement_descriptor_suffix"
         )
-    method_options = payment_methods.options(params.payment_method_options)
+    method_options = payment_methods.options(profile, params.payment_method_options)
     if params.payment_method is not None:
         payment_methods.check(
             types, method_options, method, params.payment_method, _method_param(params)
@@ -197,7 +148,7 @@ def create(
         charges=(),
         last_payment_error=None,
         next_action=None,
-        metadata=_merge_metadata({}, params.metadata or {}),
+        metadata=merge_metadata({}, params.metadata or {}),
         capture_before_at=None,
         cancellation_reason=None,
         canceled_at=None,
@@ -220,6 +171,7 @@ def create(
             return_url=params.return_url,
             off_session=params.off_session,
             error_on_requires_action=params.error_on_requires_action,
+            payment_method_options=None,
         ),
         method,
         now=now,
@@ -262,7 +214,7 @@ def update(
         changes["payment_method_types"] = types
     method_options = intent.payment_method_options
     if params.payment_method_options is not None:
-        method_options = payment_methods.options(params.payment_method_options)
+        method_options = payment_methods.options(profile, params.payment_method_options)
         changes["payment_method_options"] = method_options
     if params.capture_method is not None:
         profile.check_capture_method(params.capture_method)
@@ -282,7 +234,7 @@ def update(
     if params.description is not None:
         changes["description"] = params.description or None
     if params.metadata is not None:
-        changes["metadata"] = _merge_metadata(intent.metadata, params.metadata)
+        changes["metadata"] = merge_metadata(intent.metadata, params.metadata)
     if params.payment_method is not None:
         payment_methods.check(types, method_options, method, params.payment_method)
         changes["payment_method"] = params.payment_method
@@ -301,7 +253,7 @@ def update(
             f"The attached payment method has type {method.type}, which the new "
             "payment_method_types would not allow.",
         )
-    return Change(_next(intent, now, **changes))
+    return Change(next_version(intent, now, **changes))
 
 
 # -- payment attempts --------------------------------------------------------------------------
@@ -327,14 +279,15 @@ def confirm(
             code="payment_intent_unexpected_state",
             param="payment_method",
         )
+    method_options = intent.payment_method_options
+    if params.payment_method_options is not None:
+        method_options = payment_methods.options(profile, params.payment_method_options)
     payment_methods.check(
-        intent.payment_method_types,
-        intent.payment_method_options,
-        method,
-        method_id,
-        _method_param(params),
+        intent.payment_method_types, method_options, method, method_id, _method_param(params)
     )
     changes: dict[str, Any] = {"payment_method": method_id, **_customer_facing(params)}
+    if params.payment_method_options is not None:
+        changes["payment_method_options"] = method_options
     if params.return_url is not None:
         changes["return_url"] = params.return_url
     if method_id != intent.authenticated_payment_method:
@@ -408,7 +361,7 @@ def complete_action(
         return _fail(intent, intent, now, error=error, raise_decline=False)
     if intent.confirmation_method is ConfirmationMethod.MANUAL:
         # Under manual confirmation the server confirms again; its confirm will not ask again.
-        after = _next(
+        after = next_version(
             intent,
             now,
             status=fire(intent.status, "await_confirmation"),
@@ -480,8 +433,9 @@ def _outcome(
         if attempt.capture_manually:
             changes["status"] = fire(attached.status, "authorize")
             changes["amount_capturable"] = attached.amount
-            changes["capture_before_at"] = now + profile.authorization_window
-            hold = _charge(charge_id, attempt, "succeeded", now)
+            hold, changes["capture_before_at"] = holds.place(
+                profile, attached, _charge(charge_id, attempt, "succeeded", now), attempt, now
+            )
             changes["charges"] = _appended(attached.charges, hold)
             event = EventType.AMOUNT_CAPTURABLE_UPDATED
         else:
@@ -510,7 +464,7 @@ def _outcome(
             replace_pending=settling,
             raise_decline=raise_decline,
         )
-    after = _next(attached, now, **changes)
+    after = next_version(attached, now, **changes)
     return Change(after, ((event, changed(before, after)),))
 
 
@@ -567,7 +521,7 @@ def _fail(
     }
     if charge is not None:
         changes["charges"] = _replace_pending(intent, charge, replace_pending)
-    after = _next(intent, now, **changes)
+    after = next_version(intent, now, **changes)
     raised = None
     if raise_decline:
         raised = CardError(
@@ -578,109 +532,3 @@ def _fail(
             payment_intent=after,
         )
     return Change(after, ((EventType.PAYMENT_FAILED, changed(before, after)),), raised)
-
-
-# -- capture, cancel ---------------------------------------------------------------------------
-
-
-def capture(
-    profile: Profile,
-    intent: PaymentIntent,
-    params: CaptureParams,
-    method: PaymentMethod | None,
-    *,
-    now: int,
-    attempt_id: str,
-) -> ProcessorCall:
-    """Collect all or part of the hold; whatever is not captured is released on the charge."""
-    require(CAPTURE, intent.status)
-    amount = profile.capture_amount(params.amount_to_capture, intent)
-    attempt = payment_methods.attempt(profile, intent, method, attempt_id)
-    # Checked before the processor is asked: a refused capture must not have collected anything.
-    extra: dict[str, Any] = {}
-    if params.metadata is not None:
-        extra["metadata"] = _merge_metadata(intent.metadata, params.metadata)
-
-    def finish(outcome: Outcome) -> Change:
-        if isinstance(outcome, Declined):
-            raise CardError(
-                outcome.message,
-                code=outcome.code,
-                decline_code=outcome.decline_code,
-                payment_intent=intent,
-            )
-        hold = intent.charges[-1]
-        captured = hold.model_copy(
-            update={
-                "captured": True,
-                "amount_captured": amount,
-                "amount_refunded": hold.amount - amount,
-            }
-        )
-        after = _next(
-            intent,
-            now,
-            status=fire(intent.status, "capture"),
-            amount_received=amount,
-            amount_capturable=0,
-            charges=(*intent.charges[:-1], captured),
-            **extra,
-        )
-        return Change(after, ((EventType.SUCCEEDED, changed(intent, after)),))
-
-    return ProcessorCall("capture", attempt, finish, amount=amount)
-
-
-def cancel(
-    profile: Profile,
-    intent: PaymentIntent,
-    params: CancelParams,
-    method: PaymentMethod | None,
-    *,
-    now: int,
-    attempt_id: str,
-) -> Decision:
-    """Cancel from one of the profile's cancelable statuses; a hold is released at the processor."""
-    require(CANCEL, intent.status, within=profile.cancelable)
-    reason = CancellationReason(params.cancellation_reason) if params.cancellation_reason else None
-
-    def canceled() -> Change:
-        after = _next(
-            intent,
-            now,
-            **cancellation(intent, fire(intent.status, "cancel"), reason, canceled_at=now),
-        )
-        return Change(after, ((EventType.CANCELED, changed(intent, after)),))
-
-    if intent.amount_capturable == 0:
-        return canceled()
-    attempt = payment_methods.attempt(profile, intent, method, attempt_id)
-
-    def finish(outcome: Outcome) -> Change:
-        if isinstance(outcome, Declined):
-            raise CardError(outcome.message, code=outcome.code, payment_intent=intent)
-        return canceled()
-
-    return ProcessorCall("release", attempt, finish)
-
-
-def cancellation(
-    intent: PaymentIntent,
-    status: Status,
-    reason: CancellationReason | None,
-    *,
-    canceled_at: int,
-) -> dict[str, Any]:
-    """The fields a cancel sets (by a caller or by the hold's expiry): a hold is released."""
-    changes: dict[str, Any] = {
-        "status": status,
-        "cancellation_reason": reason,
-        "canceled_at": canceled_at,
-        "amount_capturable": 0,
-        "next_action": None,
-    }
-    if intent.amount_capturable > 0:
-        hold = intent.charges[-1]
-        released = hold.model_copy(update={"amount_refunded": hold.amount})
-        changes["charges"] = (*intent.charges[:-1], released)
-    return changes

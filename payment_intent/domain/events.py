@@ -16,7 +16,7 @@ from payment_intent.domain.model import PaymentIntent
 from payment_intent.domain.status import EventType
 
 #: Fields an event's ``previous_attributes`` never reports: bookkeeping, not business state.
-UNREPORTED = frozenset({"version", "updated_at", "authenticated_payment_method"})
+UNREPORTED = frozenset({"version", "updated_at", "authenticated_payment_method", "refunds"})
 _REPORTED = tuple(name for name in PaymentIntent.model_fields if name not in UNREPORTED)
 
 
@@ -28,6 +28,8 @@ class Change:
     intent: PaymentIntent
     events: tuple[tuple[EventType, dict[str, Any]], ...] = ()
     error: PaymentIntentError | None = field(default=None)
+    #: The refund the events are about, for a change to one of the intent's refunds.
+    refund: str | None = None
 
 
 def changed(before: PaymentIntent, after: PaymentIntent) -> dict[str, Any]:

@@ -8,9 +8,9 @@ the sweep is the very intent the sweep stores.
 
 from __future__ import annotations
 
-from payment_intent.domain.aggregate import cancellation
+from payment_intent.domain import holds, refunds
 from payment_intent.domain.events import Change, changed
-from payment_intent.domain.lifecycle import EXPIRE, fire, require
+from payment_intent.domain.lifecycle import EXPIRE, require
 from payment_intent.domain.model import PaymentIntent
 from payment_intent.domain.status import CancellationReason, EventType, Status
 
@@ -30,18 +30,18 @@ def as_of(intent: PaymentIntent, now: int) -> PaymentIntent:
 
 
 def expire(intent: PaymentIntent) -> Change:
-    """The authorization window closed: cancel with reason ``automatic`` and release the hold."""
+    """The authorization window closed: the hold's uncaptured rest is released, recorded as a
+    refund with reason ``expired_uncaptured_charge``. Nothing captured: the intent is canceled
+    with reason ``automatic``; part captured (multicapture): it has succeeded for that part."""
     require(EXPIRE, intent.status)
     lapsed_at = intent.capture_before_at
     assert lapsed_at is not None  # every hold has one (invariant 3)
+    released = refunds.expired_uncaptured(intent, intent.amount_capturable, lapsed_at)
     after = intent.evolve(
         version=intent.version + 1,
         updated_at=max(lapsed_at, intent.updated_at),
-        **cancellation(
-            intent,
-            fire(intent.status, "expire"),
-            CancellationReason.AUTOMATIC,
-            canceled_at=lapsed_at,
-        ),
+        refunds=(*intent.refunds, released),
+        **holds.release(intent, EXPIRE.name, CancellationReason.AUTOMATIC, at=lapsed_at),
     )
-    return Change(after, ((EventType.CANCELED, changed(intent, after)),))
+    event = EventType.SUCCEEDED if after.status is Status.SUCCEEDED else EventType.CANCELED
+    return Change(after, ((event, changed(intent, after)),))

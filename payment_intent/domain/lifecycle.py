@@ -47,6 +47,10 @@ SETTLE = Operation("settle", "settled")
 CAPTURE = Operation("capture", "captured")
 CANCEL = Operation("cancel", "canceled")
 EXPIRE = Operation("expire", "expired")
+#: Raising a granted hold to a new total (incremental authorization).
+INCREMENT = Operation("increment_authorization", "incremented")
+#: Sending collected money back; the intent keeps its status.
+REFUND = Operation("refund", "refunded")
 
 #: Where a payment attempt may start (confirm) or its method be replaced (update).
 ATTEMPTABLE: tuple[Status, ...] = (REQUIRES_PAYMENT_METHOD, REQUIRES_CONFIRMATION, REQUIRES_ACTION)
@@ -83,13 +87,22 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(SETTLE, "succeed", (PROCESSING,), SUCCEEDED),
     Transition(SETTLE, "fail", (PROCESSING,), REQUIRES_PAYMENT_METHOD),
     Transition(CAPTURE, "capture", (REQUIRES_CAPTURE,), SUCCEEDED),
+    # Multicapture: a capture that is not final collects part and keeps the rest held.
+    Transition(CAPTURE, "capture_part", (REQUIRES_CAPTURE,), REQUIRES_CAPTURE),
+    Transition(INCREMENT, "increment", (REQUIRES_CAPTURE,), REQUIRES_CAPTURE),
+    Transition(REFUND, "refund", (REQUIRES_CAPTURE, SUCCEEDED), None),
+    # A window that closes on nothing captured cancels the intent; on part captured, the
+    # remainder is released and the intent has succeeded, for what it collected.
     Transition(EXPIRE, "expire", (REQUIRES_CAPTURE,), CANCELED),
+    Transition(EXPIRE, "close", (REQUIRES_CAPTURE,), SUCCEEDED),
     Transition(
         CANCEL,
         "cancel",
         (REQUIRES_PAYMENT_METHOD, REQUIRES_CONFIRMATION, REQUIRES_ACTION, REQUIRES_CAPTURE),
         CANCELED,
     ),
+    # A cancel after part of the hold was captured releases the rest, as the window's end does.
+    Transition(CANCEL, "close", (REQUIRES_CAPTURE,), SUCCEEDED),
 )
 
 OPERATIONS: dict[str, Operation] = {row.operation.name: row.operation for row in TRANSITIONS}

@@ -15,6 +15,8 @@ from payment_intent.domain.status import (
     CancellationReason,
     CaptureMethod,
     ConfirmationMethod,
+    Grant,
+    RefundStatus,
     Status,
 )
 
@@ -74,7 +76,12 @@ class Charge(BaseModel):
     """One payment attempt that reached the processor (Stripe's Charge, PayRex's Payment).
 
     An authorized, not yet captured charge has ``status="succeeded"`` and ``captured=False`` as in
-    Stripe; the part of a hold that is never captured is recorded in ``amount_refunded``.
+    Stripe; the part of a hold that is never captured is recorded in ``amount_refunded``, as are
+    the refunds of captured money (pending or succeeded), as Stripe counts them.
+
+    A hold on a card carries what was granted of the flexible-acquiring features its intent asked
+    for (``None``: not asked for), the captures and increments made against it, and the most an
+    overcapture may take.
     """
 
     model_config = _FROZEN
@@ -91,6 +98,61 @@ class Charge(BaseModel):
     failure_message: str | None = None
     decline_code: str | None = None
     created: int
+    multicapture: Grant | None = None
+    overcapture: Grant | None = None
+    incremental_authorization: Grant | None = None
+    extended_authorization: Grant | None = None
+    maximum_amount_capturable: int | None = None
+    captures: int = 0
+    increments: int = 0
+
+    @property
+    def refunded(self) -> bool:
+        """Everything the charge took has gone back (released or refunded)."""
+        return self.amount_refunded >= max(self.amount, self.amount_captured)
+
+
+RefundReason = Literal[
+    "duplicate",
+    "fraudulent",
+    "requested_by_customer",
+    "expired_uncaptured_charge",
+    "product_out_of_stock",
+    "service_not_provided",
+    "product_was_damaged",
+    "service_misaligned",
+    "wrong_product_received",
+    "others",
+]
+
+
+class Refund(BaseModel):
+    """Money collected by a charge, sent back (Stripe's and PayRex's Refund).
+
+    A refund belongs to the intent whose charge it returns and is stored with it: the rule that
+    refunds never exceed what was collected is checked on one aggregate, under its version.
+    """
+
+    model_config = _FROZEN
+
+    id: str
+    amount: int
+    currency: str
+    payment_intent: str
+    charge: str
+    status: RefundStatus
+    reason: RefundReason | None = None
+    failure_reason: str | None = None
+    description: str | None = None
+    remarks: str | None = None
+    metadata: Annotated[dict[str, str], AfterValidator(FrozenDict)] = NO_METADATA
+    created: int
+    updated_at: int
+
+    @property
+    def holds_money(self) -> bool:
+        """Whether the refund counts against what was collected: sent, or on its way."""
+        return self.status in (RefundStatus.PENDING, RefundStatus.SUCCEEDED)
 
 
 class PaymentError(BaseModel):
@@ -115,6 +177,10 @@ class NextAction(BaseModel):
     return_url: str | None = None
 
 
+#: How a flexible-acquiring feature is asked for: granted where the card allows, or not at all.
+FeatureRequest = Literal["if_available", "never"]
+
+
 class CardOptions(BaseModel):
     """``payment_method_options.card``: capture type override and PayRex's card restrictions."""
 
@@ -123,6 +189,10 @@ class CardOptions(BaseModel):
     capture_type: CaptureMethod | None = None
     allowed_bins: tuple[str, ...] | None = None
     allowed_funding: tuple[Literal["credit", "debit"], ...] | None = None
+    request_multicapture: FeatureRequest | None = None
+    request_overcapture: FeatureRequest | None = None
+    request_incremental_authorization: FeatureRequest | None = None
+    request_extended_authorization: FeatureRequest | None = None
 
 
 class PaymentMethodOptions(BaseModel):
@@ -187,6 +257,8 @@ class PaymentIntent(BaseModel):
     confirmation_method: ConfirmationMethod = ConfirmationMethod.AUTOMATIC
     return_url: str | None = None
     charges: tuple[Charge, ...] = ()
+    #: Every refund of the intent's charges, oldest first.
+    refunds: tuple[Refund, ...] = ()
     last_payment_error: PaymentError | None = None
     next_action: NextAction | None = None
     metadata: Annotated[dict[str, str], AfterValidator(FrozenDict)] = NO_METADATA
@@ -260,3 +332,5 @@ class Event(BaseModel):
     data: PaymentIntent
     previous_attributes: dict[str, Any] = {}
     sequence: int | None = None
+    #: The refund a ``refund.*`` or ``charge.refunded`` event is about (in ``data.refunds``).
+    refund: str | None = None

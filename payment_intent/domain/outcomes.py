@@ -17,6 +17,9 @@ class PaymentMethod:
     type: str
     card_bin: str | None = None
     card_funding: Literal["credit", "debit"] | None = None
+    #: The flexible-acquiring features the card's issuer allows (``multicapture``,
+    #: ``overcapture``, ``incremental_authorization``, ``extended_authorization``).
+    features: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)

@@ -263,12 +263,19 @@ def _payment_method_from_data(given: Any) -> Any:
     return {**given, "payment_method": data.payment_method_id}
 
 
+FeatureRequest = Literal["if_available", "never"]
+
+
 class CardOptionsParams(BaseModel):
     model_config = _CLOSED
 
     capture_type: Literal["automatic", "manual"] | None = None
     allowed_bins: list[Annotated[str, StringConstraints(pattern=r"^[0-9]{6,8}$")]] | None = None
     allowed_funding: list[Literal["credit", "debit"]] | None = None
+    request_multicapture: FeatureRequest | None = None
+    request_overcapture: FeatureRequest | None = None
+    request_incremental_authorization: FeatureRequest | None = None
+    request_extended_authorization: FeatureRequest | None = None
 
 
 class PaymentMethodOptionsParams(BaseModel):
@@ -363,6 +370,7 @@ class ConfirmParams(BaseModel):
     setup_future_usage: SetupFutureUsage | Clear | None = None
     off_session: OffSession | None = None
     error_on_requires_action: bool | None = None
+    payment_method_options: PaymentMethodOptionsParams | None = None
 
     _method_from_data = model_validator(mode="before")(_payment_method_from_data)
 
@@ -372,6 +380,53 @@ class CaptureParams(BaseModel):
 
     amount_to_capture: CaptureAmount | None = None
     metadata: Metadata | Clear | None = None
+    #: ``False`` keeps the rest of a multicapture hold for later captures.
+    final_capture: bool | None = None
+
+
+class IncrementParams(BaseModel):
+    model_config = _CLOSED
+
+    #: The new total of the hold, above the current amount.
+    amount: Amount
+    description: Description | None = None
+    metadata: Metadata | Clear | None = None
+
+
+#: The reasons a caller may give a refund, both providers' lists together (each profile takes its
+#: own); ``expired_uncaptured_charge`` is the library's alone.
+RefundReasonName = Literal[
+    "duplicate",
+    "fraudulent",
+    "requested_by_customer",
+    "product_out_of_stock",
+    "service_not_provided",
+    "product_was_damaged",
+    "service_misaligned",
+    "wrong_product_received",
+    "others",
+]
+
+
+class RefundParams(BaseModel):
+    model_config = _CLOSED
+
+    #: What to send back; all that is left to refund when omitted.
+    amount: Amount | None = None
+    #: PayRex asks for the currency; it must be the charge's.
+    currency: Currency | None = None
+    reason: RefundReasonName | None = None
+    description: Description | None = None
+    remarks: Description | None = None
+    metadata: Metadata | None = None
+
+
+class RefundUpdateParams(BaseModel):
+    model_config = _CLOSED
+
+    metadata: Metadata | Clear | None = None
+    description: Description | None = None
+    remarks: Description | None = None
 
 
 class CancelParams(BaseModel):
@@ -395,6 +450,15 @@ class CreatedFilter(BaseModel):
     lte: Integer | None = None
 
 
+def _one_cursor(page: Any) -> Any:
+    """A page runs from one cursor: ``starting_after`` or ``ending_before``, not both."""
+    if page.starting_after is not None and page.ending_before is not None:
+        raise PydanticCustomError(
+            "cursor_conflict", "starting_after and ending_before cannot be used together."
+        )
+    return page
+
+
 class ListParams(BaseModel):
     model_config = _CLOSED
 
@@ -405,13 +469,30 @@ class ListParams(BaseModel):
     starting_after: Id | None = None
     ending_before: Id | None = None
 
-    @model_validator(mode="after")
-    def _one_cursor(self) -> ListParams:
-        if self.starting_after is not None and self.ending_before is not None:
-            raise PydanticCustomError(
-                "cursor_conflict", "starting_after and ending_before cannot be used together."
-            )
-        return self
+    _one_cursor = model_validator(mode="after")(_one_cursor)
+
+
+class RefundEdit(BaseModel):
+    """A change to one of an intent's refunds, as the service runs it: which refund, and either
+    new details (``changes``) or a move of its status (``move``)."""
+
+    model_config = _CLOSED
+
+    refund: Id
+    changes: RefundUpdateParams = RefundUpdateParams()
+    move: Literal["succeed", "fail", "cancel"] | None = None
+
+
+class RefundListParams(BaseModel):
+    model_config = _CLOSED
+
+    payment_intent: Id | None = None
+    charge: Id | None = None
+    limit: Annotated[int, Field(ge=1, le=100)] = 10
+    starting_after: Id | None = None
+    ending_before: Id | None = None
+
+    _one_cursor = model_validator(mode="after")(_one_cursor)
 
 
 class EventsParams(BaseModel):
@@ -462,10 +543,7 @@ class EventListParams(BaseModel):
             raise PydanticCustomError(
                 "type_conflict", "type and types cannot be used together.", {"param": "types"}
             )
-        if self.starting_after is not None and self.ending_before is not None:
-            raise PydanticCustomError(
-                "cursor_conflict", "starting_after and ending_before cannot be used together."
-            )
+        _one_cursor(self)
         return self
 
 

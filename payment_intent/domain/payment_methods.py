@@ -16,11 +16,22 @@ from payment_intent.domain.status import CaptureMethod
 NO_OPTIONS = PaymentMethodOptions()
 
 
-def options(given: PaymentMethodOptionsParams | None) -> PaymentMethodOptions:
+#: The flexible-acquiring features a card option may request, by their names on the hold.
+FEATURES = ("multicapture", "overcapture", "incremental_authorization", "extended_authorization")
+
+
+def options(profile: Profile, given: PaymentMethodOptionsParams | None) -> PaymentMethodOptions:
     """The validated ``payment_method_options`` parameter as the intent keeps it."""
     if given is None or given.card is None:
         return NO_OPTIONS
     card = given.card
+    requests = {
+        f"request_{feature}": getattr(card, f"request_{feature}")
+        for feature in FEATURES
+        if getattr(card, f"request_{feature}") is not None
+    }
+    for name in requests:
+        profile.check_flexible_acquiring(f"payment_method_options[card][{name}]")
     return PaymentMethodOptions(
         card=CardOptions(
             capture_type=CaptureMethod(card.capture_type) if card.capture_type else None,
@@ -28,6 +39,7 @@ def options(given: PaymentMethodOptionsParams | None) -> PaymentMethodOptions:
             allowed_funding=(
                 tuple(card.allowed_funding) if card.allowed_funding is not None else None
             ),
+            **requests,
         )
     )
 

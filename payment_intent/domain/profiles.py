@@ -42,6 +42,11 @@ class Profile:
     authorization_window: int = AUTHORIZATION_WINDOW
     #: Stripe's ``automatic_async`` capture (captured at once, booked later) exists here.
     asynchronous_capture: bool = False
+    #: Multicapture, overcapture, incremental and extended authorization may be requested (Stripe);
+    #: without them a hold is captured once (PayRex).
+    flexible_acquiring: bool = False
+    #: The reasons a caller may give a refund.
+    refund_reasons: frozenset[str] = frozenset()
 
     # -- field rules -------------------------------------------------------------------------
 
@@ -115,26 +120,44 @@ class Profile:
                 "and none of < > \\ ' \" *.",
             )
 
-    def capture_amount(self, amount_to_capture: int | None, intent: PaymentIntent) -> int:
-        """Resolve and check the amount a capture takes from the hold."""
+    def capture_amount(
+        self, amount_to_capture: int | None, capturable: int, ceiling: int | None = None
+    ) -> int:
+        """Resolve and check the amount a capture takes from a hold of ``capturable``; an
+        overcapture may take up to ``ceiling`` instead (the granted maximum still capturable)."""
         if amount_to_capture is None:
             if self.capture_amount_required:
                 raise parameter_missing("amount_to_capture")
-            return intent.amount_capturable
+            return capturable
         if amount_to_capture < self.capture_minimum:
             raise InvalidRequestError(
                 f"amount_to_capture must be at least {self.capture_minimum}.",
                 code="amount_too_small",
                 param="amount_to_capture",
             )
-        if amount_to_capture > intent.amount_capturable:
+        limit, what = (capturable, "amount capturable") if ceiling is None else (ceiling, "maximum")
+        if amount_to_capture > limit:
             raise InvalidRequestError(
-                f"The amount to capture ({amount_to_capture}) is greater than the amount "
-                f"capturable ({intent.amount_capturable}).",
+                f"The amount to capture ({amount_to_capture}) is greater than the {what} "
+                f"({limit}).",
                 code="amount_too_large",
                 param="amount_to_capture",
             )
         return amount_to_capture
+
+    def check_refund_reason(self, reason: str | None) -> None:
+        if reason is not None and reason not in self.refund_reasons:
+            raise parameter_invalid(
+                "reason",
+                f"Invalid reason: must be one of {', '.join(sorted(self.refund_reasons))}.",
+            )
+
+    def check_flexible_acquiring(self, param: str) -> None:
+        """Refuse a request for multicapture and its kin where the provider has none."""
+        if not self.flexible_acquiring:
+            raise parameter_invalid(
+                param, f"Received unknown parameter: {param}. {self.name} captures a hold once."
+            )
 
     # -- capture rule ------------------------------------------------------------------------
 
@@ -171,6 +194,8 @@ CASAPAY = Profile(
     statement_descriptor_strict=True,
     manual_capture_cards_only=False,
     asynchronous_capture=True,
+    flexible_acquiring=True,
+    refund_reasons=frozenset({"duplicate", "fraudulent", "requested_by_customer"}),
 )
 
 PAYREX = Profile(
@@ -185,6 +210,18 @@ PAYREX = Profile(
     statement_descriptor_min=0,
     statement_descriptor_strict=False,
     manual_capture_cards_only=True,
+    refund_reasons=frozenset(
+        {
+            "fraudulent",
+            "requested_by_customer",
+            "product_out_of_stock",
+            "service_not_provided",
+            "product_was_damaged",
+            "service_misaligned",
+            "wrong_product_received",
+            "others",
+        }
+    ),
 )
 
 PROFILES: dict[str, Profile] = {p.name: p for p in (CASAPAY, PAYREX)}

@@ -44,6 +44,26 @@ class CancellationReason(StrEnum):
     AUTOMATIC = "automatic"
 
 
+class RefundStatus(StrEnum):
+    """Where a refund stands: ``pending`` until an asynchronous method's refund settles."""
+
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+
+#: The refund reason only the library sets: a hold's window closed with part of it uncaptured.
+EXPIRED_UNCAPTURED_CHARGE = "expired_uncaptured_charge"
+
+
+class Grant(StrEnum):
+    """Whether a flexible-acquiring feature requested for a card was granted for its hold."""
+
+    AVAILABLE = "available"
+    UNAVAILABLE = "unavailable"
+
+
 class EventType(StrEnum):
     """The events a PaymentIntent emits, by their canonical names."""
 
@@ -54,3 +74,7 @@ class EventType(StrEnum):
     SUCCEEDED = "payment_intent.succeeded"
     PAYMENT_FAILED = "payment_intent.payment_failed"
     CANCELED = "payment_intent.canceled"
+    CHARGE_REFUNDED = "charge.refunded"
+    REFUND_CREATED = "refund.created"
+    REFUND_UPDATED = "refund.updated"
+    REFUND_FAILED = "refund.failed"

@@ -12,8 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from payment_intent.domain import aggregate
-from payment_intent.domain.aggregate import Decision
+from payment_intent.domain import aggregate, holds, refunds
+from payment_intent.domain.decisions import Decision
 from payment_intent.domain.model import PaymentIntent
 from payment_intent.domain.outcomes import PaymentMethod
 from payment_intent.domain.profiles import Profile
@@ -83,9 +83,25 @@ def decide(
         )
     attached = context.method(intent.payment_method)
     if command.operation == "capture":
-        return aggregate.capture(profile, intent, params, attached, now=now, attempt_id=attempt_id)
+        return holds.capture(profile, intent, params, attached, now=now, attempt_id=attempt_id)
+    if command.operation == "increment_authorization":
+        return holds.increment(profile, intent, params, attached, now=now, attempt_id=attempt_id)
     if command.operation == "cancel":
-        return aggregate.cancel(profile, intent, params, attached, now=now, attempt_id=attempt_id)
+        return holds.cancel(profile, intent, params, attached, now=now, attempt_id=attempt_id)
+    if command.operation == "refund":
+        return refunds.refund(
+            profile,
+            intent,
+            params,
+            attached,
+            now=now,
+            refund_id=new_id("re"),
+            attempt_id=attempt_id,
+        )
+    if command.operation in ("update_refund", "cancel_refund", "settle_refund"):
+        if params.move is None:
+            return refunds.update(intent, params.refund, params.changes, now)
+        return refunds.move(intent, params.refund, params.move, now)
     if command.operation == "complete_action":
         return aggregate.complete_action(
             profile,

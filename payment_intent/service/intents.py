@@ -9,18 +9,13 @@ retried.
 
 from __future__ import annotations
 
-import functools
 import hmac
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import Any, Generic, ParamSpec, TypeVar, overload
+from typing import Any, overload
 
 from payment_intent.adapters.clocks import SystemClock
 from payment_intent.adapters.simulated import SimulatedProcessor
 from payment_intent.domain import expiry
 from payment_intent.domain.errors import (
-    InvalidRequestError,
-    StorageUnavailableError,
     parameter_invalid,
     resource_missing,
 )
@@ -45,55 +40,16 @@ from payment_intent.domain.profiles import Profile, get_profile
 from payment_intent.domain.status import Status
 from payment_intent.ports import (
     Clock,
-    DataError,
     ListQuery,
-    OperationalError,
     Processor,
     Store,
 )
 from payment_intent.service import sweep
+from payment_intent.service.boundary import Page, storage_errors
 from payment_intent.service.commands import Command, Context
 from payment_intent.service.loop import CommandLoop, Timing
+from payment_intent.service.refunds import RefundOperations
 from payment_intent.stores import default_store, store_from_url
-
-T = TypeVar("T")
-P = ParamSpec("P")
-
-
-@dataclass(frozen=True, slots=True)
-class Page(Generic[T]):
-    """One page of a list: ``data`` in the list's order, and whether more lie beyond it."""
-
-    data: list[T]
-    has_more: bool
-
-    def __iter__(self) -> Iterator[T]:
-        return iter(self.data)
-
-    def __len__(self) -> int:
-        return len(self.data)
-
-
-def storage_errors(method: Callable[P, T]) -> Callable[P, T]:
-    """The store's failures as the API's typed errors: retryable when the database failed."""
-
-    @functools.wraps(method)
-    def translated(*args: P.args, **kwargs: P.kwargs) -> T:
-        try:
-            return method(*args, **kwargs)
-        except OperationalError as error:
-            raise StorageUnavailableError(
-                "The payment_intent store is unavailable right now; nothing was changed by this "
-                "request. Retry it.",
-                code="storage_unavailable",
-            ) from error
-        except DataError as error:
-            raise InvalidRequestError(
-                f"A value of this request cannot be stored: {error}",
-                code="parameter_invalid",
-            ) from error
-
-    return translated
 
 
 def _given(unknown: dict[str, Any], **params: Any) -> dict[str, Any]:
@@ -103,7 +59,7 @@ def _given(unknown: dict[str, Any], **params: Any) -> dict[str, Any]:
     return given
 
 
-class PaymentIntents:
+class PaymentIntents(RefundOperations):
     """The PaymentIntent service: every operation, over a store, a clock and a processor.
 
     Every argument is optional: the store named by ``PAYMENT_INTENT_STORE`` (in-memory when it is

@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass
 
 from payment_intent.domain import expiry
-from payment_intent.domain.aggregate import Decision, ProcessorCall
+from payment_intent.domain.decisions import Decision, ProcessorCall
 from payment_intent.domain.errors import (
     ConcurrencyError,
     IdempotencyError,
@@ -206,6 +206,10 @@ class CommandLoop:
                 return processor.settle(call.attempt, call.succeed)
             if call.request == "capture":
                 return processor.capture(call.attempt, call.amount)
+            if call.request == "increment_authorization":
+                return processor.increment_authorization(call.attempt, call.amount)
+            if call.request == "refund":
+                return processor.refund(call.attempt, call.amount)
             return processor.release(call.attempt)
         except Exception as failure:
             raise ProcessorUnavailableError(
@@ -288,6 +292,7 @@ def events_of(change: Change, now: int) -> tuple[Event, ...]:
             data=intent,
             previous_attributes=previous,
             sequence=None,
+            refund=change.refund,
         )
         for index, (event_type, previous) in enumerate(change.events)
     )
