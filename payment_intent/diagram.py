@@ -33,7 +33,9 @@ TITLE = "PaymentIntent lifecycle"
 FONT = 12  # px; status names and triggers are code, so a monospace font gives their widths
 CHAR = 7.3  # px per character, a little over DejaVu Sans Mono's 0.6em, the widest usual one
 NODE_HEIGHT = 32
-WIDTH, HEIGHT = 680, 352
+#: How far below its status a move that keeps the status (a self-loop) reaches.
+LOOP_DEPTH = 26
+WIDTH, HEIGHT = 680, 352 + LOOP_DEPTH
 
 #: The statuses an attempt can start from, drawn in one shaded box; this name stands for the box.
 BOX = "box"
@@ -121,6 +123,16 @@ def _into_box_member(x: int, to: Status) -> Route:
     return Route(((x, BOX_TOP), (x, _n(to).top)), (x + 6, (BOX_TOP + _n(to).top) // 2 + 4))
 
 
+def _loop_below(status: Status) -> Route:
+    """A move that keeps the status: out of the bottom edge and back in, labels to the right."""
+    node = _n(status)
+    left, right, low = node.x - 18, node.x + 18, node.bottom + LOOP_DEPTH - 8
+    return Route(
+        ((left, node.bottom), (left, low), (right, low), (right, node.bottom)),
+        (right + 12, low + 4),
+    )
+
+
 def _sideways(source: Status, to: Status) -> Route:
     """Along the row of outcomes, label above the arrow."""
     a, b = _n(source), _n(to)
@@ -149,6 +161,7 @@ ROUTES: dict[tuple[Status | str, Status], Route] = {
     (PROCESSING, SUCCEEDED): _sideways(PROCESSING, SUCCEEDED),
     (RCAP, SUCCEEDED): _sideways(RCAP, SUCCEEDED),
     (RCAP, CANCELED): _sideways(RCAP, CANCELED),
+    (RCAP, RCAP): _loop_below(RCAP),
 }
 
 #: Where an intent starts: a dot above the box, and its arrow into requires_payment_method.
@@ -305,7 +318,7 @@ def lifecycle_svg() -> str:
     ]
     parts.extend(_draw_edge(edge) for edge in lifecycle_edges())
     parts.extend(_draw_node(status) for status in Status)
-    legend_y = max(node.bottom for node in map(_n, Status)) + 28
+    legend_y = max(node.bottom for node in map(_n, Status)) + 28 + LOOP_DEPTH
     parts.append(
         f'<text class="legend" x="{BOX_LEFT}" y="{legend_y}">An arrow that starts on the edge of '
         "the shaded box leaves each of the three statuses in it.</text>"

@@ -238,6 +238,7 @@ class PaymentIntents(RefundOperations):
         setup_future_usage: str | None = None,
         off_session: bool | str | None = None,
         error_on_requires_action: bool | None = None,
+        payment_method_options: dict[str, Any] | None = None,
         idempotency_key: str | None = None,
         **unknown: Any,
     ) -> PaymentIntent:
@@ -247,6 +248,10 @@ class PaymentIntents(RefundOperations):
         :param return_url: where a redirect (3-D Secure, a wallet) returns the customer.
         :param off_session: the customer is not present: an authentication is a decline.
         :param error_on_requires_action: decline instead of asking for an authentication.
+        :param payment_method_options: replaces the intent's; CasaPay cards may request
+            ``request_multicapture``, ``request_overcapture``,
+            ``request_incremental_authorization`` and ``request_extended_authorization``
+            (``if_available`` or ``never``).
         :raises CardError: the attempt was declined; the decline is recorded on the intent.
         """
         given = _given(
@@ -259,6 +264,7 @@ class PaymentIntents(RefundOperations):
             setup_future_usage=setup_future_usage,
             off_session=off_session,
             error_on_requires_action=error_on_requires_action,
+            payment_method_options=payment_method_options,
         )
         return self._run("confirm", intent_id, parse(ConfirmParams, given), idempotency_key)
 
@@ -269,17 +275,26 @@ class PaymentIntents(RefundOperations):
         *,
         amount_to_capture: int | None = None,
         metadata: dict[str, str] | str | None = None,
+        final_capture: bool | None = None,
         idempotency_key: str | None = None,
         **unknown: Any,
     ) -> PaymentIntent:
         """Collect all (by default) or part of an authorized hold; the rest is released.
 
-        :param amount_to_capture: at most ``amount_capturable`` (PayRex: required, ≥ 2,000).
+        :param amount_to_capture: at most ``amount_capturable`` (PayRex: required, ≥ 2,000); up
+            to the charge's ``maximum_amount_capturable`` when overcapture was granted.
         :param metadata: merged into the intent's metadata with the capture.
+        :param final_capture: ``False`` keeps the rest of a multicapture hold for later captures
+            (CasaPay, when multicapture was granted).
         """
         params = parse(
             CaptureParams,
-            _given(unknown, amount_to_capture=amount_to_capture, metadata=metadata),
+            _given(
+                unknown,
+                amount_to_capture=amount_to_capture,
+                metadata=metadata,
+                final_capture=final_capture,
+            ),
         )
         return self._run("capture", intent_id, params, idempotency_key)
 
