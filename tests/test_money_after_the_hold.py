@@ -71,13 +71,15 @@ def test_partial_refunds_add_up_to_what_was_collected_and_no_further(
     first = service.refund(intent.id, amount=300, reason="requested_by_customer")
     second = service.refund(intent.id, amount=700)
     assert (first.status, second.status) == ("succeeded", "succeeded")
-    assert first.id.startswith("re_") and first.charge == intent.charges[-1].id
+    assert first.id.startswith("re_")
+    assert first.charge == intent.charges[-1].id
     with pytest.raises(InvalidRequestError) as refused:
         service.refund(intent.id, amount=1)
     assert refused.value.code == "charge_already_refunded"
     after = service.retrieve(intent.id)
     assert after.status == "succeeded"
-    assert after.charges[-1].amount_refunded == 1000 and after.charges[-1].refunded
+    assert after.charges[-1].amount_refunded == 1000
+    assert after.charges[-1].refunded
 
 
 def test_a_refund_over_what_is_left_is_refused_with_the_amounts(service: PaymentIntents) -> None:
@@ -86,7 +88,8 @@ def test_a_refund_over_what_is_left_is_refused_with_the_amounts(service: Payment
     with pytest.raises(InvalidRequestError) as refused:
         service.refund(intent.id, amount=500)
     assert (refused.value.code, refused.value.param) == ("amount_too_large", "amount")
-    assert "(500)" in str(refused.value) and "(400)" in str(refused.value)
+    assert "(500)" in str(refused.value)
+    assert "(400)" in str(refused.value)
     assert len(service.list_refunds(payment_intent=intent.id)) == 1
 
 
@@ -161,9 +164,11 @@ def test_refunds_are_found_by_id_listed_newest_first_and_edited(
         r.id for r in reversed(made)
     ]
     page = service.list_refunds(charge=intent.charges[-1].id, limit=1, starting_after=made[2].id)
-    assert [r.id for r in page] == [made[1].id] and page.has_more
+    assert [r.id for r in page] == [made[1].id]
+    assert page.has_more
     edited = service.update_refund(made[0].id, metadata={"ticket": "T-9"})
-    assert edited.metadata == {"ticket": "T-9"} and edited.amount == 100
+    assert edited.metadata == {"ticket": "T-9"}
+    assert edited.amount == 100
     assert "refund.updated" in event_types(service)
 
 
@@ -184,9 +189,7 @@ def test_refund_events(service: PaymentIntents) -> None:
 
 def test_payrex_refund_reasons_are_payrex_s(service: PaymentIntents) -> None:
     payrex = PaymentIntents(InMemoryStore(), service.clock, profile="payrex")
-    intent = payrex.create(
-        amount=5000, currency="php", payment_method="pm_card_visa", confirm=True
-    )
+    intent = payrex.create(amount=5000, currency="php", payment_method="pm_card_visa", confirm=True)
     assert payrex.refund(intent.id, amount=2000, reason="product_out_of_stock").amount == 2000
     with pytest.raises(InvalidRequestError) as refused:
         payrex.refund(intent.id, amount=100, reason="duplicate")
