@@ -4,7 +4,7 @@ CasaPay renders Stripe's ``webhook_endpoint`` object and event, PayRex its ``web
 event. A webhook's event is the dialect's event (what ``GET /events`` shows) with what the feed
 does not know: ``pending_webhooks``, and for CasaPay ``api_version`` and ``request``. A CasaPay
 event is rendered in its endpoint's API version: from 2022-11-15 on a PaymentIntent no longer
-carries ``charges`` (``latest_charge`` names the charge) and a charge no longer its ``refunds``.
+carries ``charges`` (``latest_charge`` names the charge), and a refund says where its money goes.
 """
 
 from __future__ import annotations
@@ -90,8 +90,8 @@ def render_event(
             "updated_at": rendered["updated_at"],
         }
     version = api_version or DEFAULT_API_VERSION
-    # In the endpoint's version: a PaymentIntent's charges, a charge's refunds, a refund's
-    # destination are each there or not by version.
+    # In the endpoint's version: a PaymentIntent's charges and a refund's destination are each
+    # there or not by version.
     data = casapay.CasaPay().render_event_in(event, version)["data"]
     # Stripe's order of an event's fields.
     return {
