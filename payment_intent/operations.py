@@ -24,9 +24,9 @@ from payment_intent.domain.params import (
     ListParams,
     NoParams,
     OutcomeParams,
-    RefundEdit,
     RefundListParams,
     RefundParams,
+    RefundUpdateParams,
     RetrieveParams,
     SearchParams,
     UpdateParams,
@@ -82,6 +82,7 @@ _INTENT = "/payment_intents/{id}"
 _HELPER = "/test_helpers/payment_intents/{id}"
 _ENDPOINT = "/webhook_endpoints/{id}"
 _WEBHOOK = "/webhooks/{id}"
+_REFUND = "/refunds/{id}"
 
 
 def _webhook_spec(
@@ -348,7 +349,7 @@ OPERATIONS: dict[str, OperationSpec] = {
             mutates=True,
             keyed=True,
             names_intent=True,
-            endpoints={},
+            endpoints={"casapay": (Endpoint("POST", f"{_INTENT}/increment_authorization"),)},
         ),
         OperationSpec(
             "refund",
@@ -357,7 +358,8 @@ OPERATIONS: dict[str, OperationSpec] = {
             mutates=True,
             keyed=True,
             names_intent=True,
-            endpoints={},
+            # CasaPay names the intent (or its charge) in the body, as Stripe does.
+            endpoints={"casapay": (Endpoint("POST", "/refunds"),)},
         ),
         OperationSpec(
             "retrieve_refund",
@@ -366,7 +368,7 @@ OPERATIONS: dict[str, OperationSpec] = {
             mutates=False,
             keyed=False,
             names_intent=False,
-            endpoints={},
+            endpoints={"casapay": (Endpoint("GET", _REFUND),)},
         ),
         OperationSpec(
             "list_refunds",
@@ -375,23 +377,29 @@ OPERATIONS: dict[str, OperationSpec] = {
             mutates=False,
             keyed=False,
             names_intent=False,
-            endpoints={},
+            endpoints={"casapay": (Endpoint("GET", "/refunds"),)},
         ),
+        # The parameters each takes on the wire; the service runs them as a RefundEdit.
         *(
             OperationSpec(
                 name,
                 summary,
-                RefundEdit,
+                params,
                 mutates=True,
                 keyed=True,
                 names_intent=False,
-                endpoints={},
+                endpoints={"casapay": (Endpoint("POST", path),)},
                 test_helper=name == "settle_refund",
             )
-            for name, summary in (
-                ("update_refund", "change a refund's metadata"),
-                ("cancel_refund", "withdraw a pending refund"),
-                ("settle_refund", "test mode: a pending refund succeeds (succeed=false: fails)"),
+            for name, summary, params, path in (
+                ("update_refund", "change a refund's metadata", RefundUpdateParams, _REFUND),
+                ("cancel_refund", "withdraw a pending refund", NoParams, f"{_REFUND}/cancel"),
+                (
+                    "settle_refund",
+                    "test mode: a pending refund succeeds (succeed=false: fails)",
+                    OutcomeParams,
+                    f"/test_helpers{_REFUND}/settle",
+                ),
             )
         ),
         OperationSpec(

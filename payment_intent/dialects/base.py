@@ -168,10 +168,15 @@ class Dialect(ABC):
         return params
 
     def answer(
-        self, operation: str, service: PaymentIntents, object_id: str, params: dict[str, Any]
+        self,
+        operation: str,
+        service: PaymentIntents,
+        object_id: str,
+        params: dict[str, Any],
+        idempotency_key: str | None = None,
     ) -> dict[str, Any] | None:
         """Answer an operation only this dialect routes (CasaPay: Stripe's search, events list and
-        payment methods), or ``None`` for the operations every dialect shares."""
+        payment methods, and refunds), or ``None`` for the operations every dialect shares."""
         return None
 
     def finish_response(self, operation: str, body: dict[str, Any]) -> dict[str, Any]:
