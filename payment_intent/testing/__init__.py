@@ -10,8 +10,9 @@
   store (ours and yours) proves itself against.
 - :func:`run_concurrently` and :func:`programs` (:mod:`payment_intent.testing.concurrency`):
   workers racing drawn calls at the same intents, every call recorded;
-  :func:`assert_linearizable` (:mod:`payment_intent.testing.linearizability`): the verdict on
-  such a run, with a smallest counterexample.
+  :func:`assert_linearizable` and :func:`check_linearizable`
+  (:mod:`payment_intent.testing.linearizability`): the verdict on such a run, with a smallest
+  counterexample.
 
 The machine, the strategies and the runner need Hypothesis (the ``testing`` extra brings it and
 pytest). They are imported on first use, so that the pytest plugin, which lives in this package,
@@ -24,7 +25,12 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from payment_intent.testing.invariants import History, InvariantViolation, assert_invariants
-from payment_intent.testing.linearizability import NotLinearizable, assert_linearizable
+from payment_intent.testing.linearizability import (
+    NotLinearizable,
+    Verdict,
+    assert_linearizable,
+    check_linearizable,
+)
 
 if TYPE_CHECKING:
     from payment_intent.testing.concurrency import Program, programs, run_concurrently
@@ -38,8 +44,10 @@ __all__ = [
     "PaymentIntentMachine",
     "Program",
     "StoreContract",
+    "Verdict",
     "assert_invariants",
     "assert_linearizable",
+    "check_linearizable",
     "programs",
     "run_concurrently",
 ]

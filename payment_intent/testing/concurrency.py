@@ -150,18 +150,22 @@ def _requests(intents: int) -> st.SearchStrategy[Request]:
     return st.sampled_from(list(COMMANDS)).flatmap(request)
 
 
-def programs(workers: int = 3, calls: int = 20, intents: int = 2) -> st.SearchStrategy[Program]:
-    """Programs of ``workers`` workers with up to ``calls`` calls each, about up to ``intents``
-    intents (the CasaPay profile's; few intents, so that calls meet). They shrink to fewer calls,
-    fewer intents and simpler arguments."""
+def programs(
+    workers: int = 3, calls: int = 20, intents: int = 2, *, min_calls: int = 0
+) -> st.SearchStrategy[Program]:
+    """Programs of ``workers`` workers with ``min_calls`` to ``calls`` calls each, about up to
+    ``intents`` intents (the CasaPay profile's; few intents, so that calls meet). They shrink to
+    fewer calls, fewer intents and simpler arguments."""
     for name, value in (("workers", workers), ("calls", calls), ("intents", intents)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise parameter_invalid(name, f"{name} must be a whole number of at least 1.")
+    if isinstance(min_calls, bool) or not isinstance(min_calls, int) or not 0 <= min_calls <= calls:
+        raise parameter_invalid("min_calls", "min_calls must be a whole number from 0 to calls.")
 
     @st.composite
     def draw_program(draw: st.DrawFn) -> Program:
         starting = draw(st.lists(st.sampled_from(STARTING_INTENTS), min_size=1, max_size=intents))
-        one_worker = st.lists(_requests(len(starting)), max_size=calls)
+        one_worker = st.lists(_requests(len(starting)), min_size=min_calls, max_size=calls)
         plans = draw(st.lists(one_worker, min_size=workers, max_size=workers))
         return Program(tuple(starting), tuple(tuple(plan) for plan in plans))
 
@@ -189,8 +193,18 @@ def run_concurrently(
     _check_program(program)
     if processes and store_url is None:
         raise parameter_invalid("store_url", "Worker processes open the store by its URL.")
-    if store is None:
-        store = store_from_url(store_url) if store_url is not None else InMemoryStore()
+    if store is not None:
+        return _run(program, store, store_url, processes, profile)
+    opened = store_from_url(store_url) if store_url is not None else InMemoryStore()
+    try:
+        return _run(program, opened, store_url, processes, profile)
+    finally:
+        opened.close()
+
+
+def _run(
+    program: Program, store: Store, store_url: str | None, processes: bool, profile: str
+) -> CallHistory:
     service = PaymentIntents(store, ManualClock(START_TIME), SimulatedProcessor(), profile)
     calls: list[Call] = []
     ids = [

@@ -141,33 +141,27 @@ class Verdict:
     counterexample: tuple[Call, ...] = ()
 
     def explain(self) -> str:
+        """The counterexample for people: each call with its worker, when it ran (milliseconds
+        from the first call's start) and, on the line below, what it answered."""
         if self.linearizable:
             return "Every call fits one order in which the calls happened one at a time."
         calls = self.counterexample
         origin = min(call.start for call in calls)
-        rows = [("worker", "start ms", "end ms", "call", "answered")]
+        width = max(len(call.worker) for call in calls)
+        lines = [
+            f"No order of these {len(calls)} calls on intent {calls[0].intent} explains what "
+            "they answered",
+            "(calls that overlap in time may go in either order):",
+        ]
         for call in calls:
             arguments = ", ".join(f"{name}={value!r}" for name, value in call.step.kwargs.items())
-            rows.append(
-                (
-                    call.worker,
-                    f"{(call.start - origin) / 1e6:.3f}",
-                    f"{(call.end - origin) / 1e6:.3f}",
-                    f"{call.step.operation}({arguments})",
-                    call.observation.summary(),
-                )
+            start, end = ((moment - origin) / 1e6 for moment in (call.start, call.end))
+            lines.append(
+                f"  {call.worker:<{width}}  {start:.3f}-{end:.3f} ms  "
+                f"{call.step.operation}({arguments})"
             )
-        widths = [max(len(row[n]) for row in rows) for n in range(4)]
-        lines = [
-            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False))
-            + f"  {row[4]}"
-            for row in rows
-        ]
-        heading = (
-            f"No order of these {len(calls)} calls on intent {calls[0].intent} explains what "
-            "they answered (calls that overlap in time may go in either order):"
-        )
-        return "\n".join([heading, *("  " + line.rstrip() for line in lines)])
+            lines.append(f"  {'':<{width}}  -> {call.observation.summary()}")
+        return "\n".join(lines)
 
 
 class NotLinearizable(AssertionError):
@@ -179,7 +173,7 @@ class NotLinearizable(AssertionError):
         self.verdict = verdict
 
 
-def check(history: CallHistory) -> Verdict:
+def check_linearizable(history: CallHistory) -> Verdict:
     """The verdict on ``history``: linearizable, or a smallest counterexample."""
     model = SequentialModel(history.profile, history.now)
     by_intent: dict[int, list[Call]] = {}
@@ -223,6 +217,6 @@ def _shrunk(calls: list[Call], history: CallHistory) -> list[Call]:
 def assert_linearizable(history: CallHistory) -> None:
     """Raise :class:`NotLinearizable`, showing a smallest counterexample, unless some order of
     the calls explains every answer."""
-    verdict = check(history)
+    verdict = check_linearizable(history)
     if not verdict.linearizable:
         raise NotLinearizable(verdict)
