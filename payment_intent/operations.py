@@ -16,6 +16,7 @@ from payment_intent.domain.params import (
     AdvanceClockParams,
     CancelParams,
     CaptureParams,
+    ChargeEdit,
     ConfirmParams,
     CreateParams,
     EventListParams,
@@ -162,6 +163,12 @@ WEBHOOK_SPECS: tuple[OperationSpec, ...] = (
         test_helper=True,
     ),
 )  # fmt: skip
+
+#: The refund edits each dialect routes: PayRex updates a refund with PUT, as its SDK does, and has
+#: no route to cancel one.
+_REFUND_EDITS: dict[str, dict[str, tuple[Endpoint, ...]]] = {
+    "update_refund": {"payrex": (Endpoint("PUT", "/refunds/{id}"),)},
+}
 
 OPERATIONS: dict[str, OperationSpec] = {
     spec.name: spec
@@ -357,7 +364,8 @@ OPERATIONS: dict[str, OperationSpec] = {
             mutates=True,
             keyed=True,
             names_intent=True,
-            endpoints={},
+            # PayRex names the Payment to refund in the body (payment_id).
+            endpoints={"payrex": (Endpoint("POST", "/refunds"),)},
         ),
         OperationSpec(
             "retrieve_refund",
@@ -385,7 +393,7 @@ OPERATIONS: dict[str, OperationSpec] = {
                 mutates=True,
                 keyed=True,
                 names_intent=False,
-                endpoints={},
+                endpoints=_REFUND_EDITS.get(name, {}),
                 test_helper=name == "settle_refund",
             )
             for name, summary in (
@@ -393,6 +401,25 @@ OPERATIONS: dict[str, OperationSpec] = {
                 ("cancel_refund", "withdraw a pending refund"),
                 ("settle_refund", "test mode: a pending refund succeeds (succeed=false: fails)"),
             )
+        ),
+        # A charge is PayRex's Payment (pay_...), read and annotated by its own id.
+        OperationSpec(
+            "retrieve_charge",
+            "one payment (charge) by id",
+            NoParams,
+            mutates=False,
+            keyed=False,
+            names_intent=False,
+            endpoints={"payrex": (Endpoint("GET", "/payments/{id}"),)},
+        ),
+        OperationSpec(
+            "update_charge",
+            "change a payment's (charge's) metadata",
+            ChargeEdit,
+            mutates=True,
+            keyed=True,
+            names_intent=False,
+            endpoints={"payrex": (Endpoint("PUT", "/payments/{id}"),)},
         ),
         OperationSpec(
             "expire",

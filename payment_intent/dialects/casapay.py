@@ -191,7 +191,12 @@ class CasaPay(Dialect):
         return params
 
     def answer(
-        self, operation: str, service: PaymentIntents, object_id: str, params: dict[str, Any]
+        self,
+        operation: str,
+        service: PaymentIntents,
+        object_id: str,
+        params: dict[str, Any],
+        idempotency_key: str | None = None,
     ) -> dict[str, Any] | None:
         """Stripe's search, events list, event and payment method: reads only CasaPay routes."""
         if operation not in STRIPE_READS:
