@@ -129,7 +129,7 @@ class PayRex(Dialect):
         params: dict[str, Any],
         idempotency_key: str | None = None,
     ) -> dict[str, Any] | None:
-        """Refunds and payments (:mod:`payment_intent.dialects.payrex_money`)."""
+        """Refunds and payments, answered by the ``payrex_money`` module."""
         return payrex_money.answer(operation, service, object_id, params, idempotency_key)
 
     def status_filter(self, value: Any) -> Any:
