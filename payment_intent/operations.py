@@ -16,6 +16,7 @@ from payment_intent.domain.params import (
     AdvanceClockParams,
     CancelParams,
     CaptureParams,
+    ChargeEdit,
     ConfirmParams,
     CreateParams,
     EventListParams,
@@ -163,6 +164,12 @@ WEBHOOK_SPECS: tuple[OperationSpec, ...] = (
         test_helper=True,
     ),
 )  # fmt: skip
+
+#: The refund edits each dialect routes: PayRex updates a refund with PUT, as its SDK does, and has
+#: no route to cancel one.
+_REFUND_EDITS: dict[str, dict[str, tuple[Endpoint, ...]]] = {
+    "update_refund": {"payrex": (Endpoint("PUT", "/refunds/{id}"),)},
+}
 
 OPERATIONS: dict[str, OperationSpec] = {
     spec.name: spec
@@ -358,8 +365,9 @@ OPERATIONS: dict[str, OperationSpec] = {
             mutates=True,
             keyed=True,
             names_intent=True,
-            # CasaPay names the intent (or its charge) in the body, as Stripe does.
-            endpoints={"casapay": (Endpoint("POST", "/refunds"),)},
+            # CasaPay names the intent (or its charge) in the body, as Stripe does; PayRex names
+            # the Payment to refund (payment_id).
+            endpoints=_both("POST", "/refunds"),
         ),
         OperationSpec(
             "retrieve_refund",
@@ -388,7 +396,7 @@ OPERATIONS: dict[str, OperationSpec] = {
                 mutates=True,
                 keyed=True,
                 names_intent=False,
-                endpoints={"casapay": (Endpoint("POST", path),)},
+                endpoints={"casapay": (Endpoint("POST", path),), **_REFUND_EDITS.get(name, {})},
                 test_helper=name == "settle_refund",
             )
             for name, summary, params, path in (
@@ -401,6 +409,25 @@ OPERATIONS: dict[str, OperationSpec] = {
                     f"/test_helpers{_REFUND}/settle",
                 ),
             )
+        ),
+        # A charge is PayRex's Payment (pay_...), read and annotated by its own id.
+        OperationSpec(
+            "retrieve_charge",
+            "one payment (charge) by id",
+            NoParams,
+            mutates=False,
+            keyed=False,
+            names_intent=False,
+            endpoints={"payrex": (Endpoint("GET", "/payments/{id}"),)},
+        ),
+        OperationSpec(
+            "update_charge",
+            "change a payment's (charge's) metadata",
+            ChargeEdit,
+            mutates=True,
+            keyed=True,
+            names_intent=False,
+            endpoints={"payrex": (Endpoint("PUT", "/payments/{id}"),)},
         ),
         OperationSpec(
             "expire",

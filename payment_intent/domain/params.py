@@ -483,6 +483,21 @@ class RefundEdit(BaseModel):
     move: Literal["succeed", "fail", "cancel"] | None = None
 
 
+class ChargeUpdateParams(BaseModel):
+    model_config = _CLOSED
+
+    metadata: Metadata | Clear | None = None
+
+
+class ChargeEdit(BaseModel):
+    """A change to one of an intent's charges (PayRex's Payment), as the service runs it."""
+
+    model_config = _CLOSED
+
+    charge: Id
+    changes: ChargeUpdateParams = ChargeUpdateParams()
+
+
 class RefundListParams(BaseModel):
     model_config = _CLOSED
 

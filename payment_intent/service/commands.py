@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from payment_intent.domain import aggregate, holds, refunds
+from payment_intent.domain import aggregate, charges, holds, refunds
 from payment_intent.domain.decisions import Decision
 from payment_intent.domain.model import PaymentIntent
 from payment_intent.domain.outcomes import PaymentMethod
@@ -108,6 +108,8 @@ def decide(
         if params.move is None:
             return refunds.update(intent, params.refund, params.changes, now)
         return refunds.move(intent, params.refund, params.move, now)
+    if command.operation == "update_charge":
+        return charges.annotate(intent, params, now)
     if command.operation == "complete_action":
         return aggregate.complete_action(
             profile,

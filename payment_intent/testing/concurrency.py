@@ -37,7 +37,14 @@ from payment_intent.adapters.memory import InMemoryStore
 from payment_intent.adapters.simulated import SimulatedProcessor
 from payment_intent.domain.errors import parameter_invalid
 from payment_intent.domain.model import Event, PaymentIntent
-from payment_intent.ports import Claim, Commit, IdempotencyRecord, ListQuery, Store
+from payment_intent.ports import (
+    Claim,
+    Commit,
+    IdempotencyRecord,
+    ListQuery,
+    RefundQuery,
+    Store,
+)
 from payment_intent.service import PaymentIntents
 from payment_intent.stores import store_from_url
 from payment_intent.testing.calls import MISSING_INTENT, Call, CallHistory, perform
@@ -403,6 +410,12 @@ class _Yielding:
 
     def due_authorizations(self, now: int, limit: int) -> list[str]:
         return self.store.due_authorizations(now, limit)
+
+    def refund_owner(self, refund_id: str) -> str | None:
+        return self.store.refund_owner(refund_id)
+
+    def list_refunds(self, query: RefundQuery) -> list[tuple[str, str]]:
+        return self.store.list_refunds(query)
 
     def event_position(self, event_id: str) -> int | None:
         return self.store.event_position(event_id)
