@@ -5,10 +5,10 @@ names it in the body of ``POST /refunds`` (``payment_id``); ``PUT /refunds/{id}`
 refund's metadata; ``GET /payments/{id}`` and ``PUT /payments/{id}`` read a Payment and change its
 metadata. PayRex has no route to read or list refunds, nor to cancel one: none is served.
 
-A Payment is one of our charges. Its PayRex id carries the id of the intent that holds the charge
-(``pay_`` + the intent's id + the charge's, without their prefixes), so the server finds it without
-an index of charges. Every rule (what may be refunded, how much) stays in the domain; this module
-translates ids and shapes only.
+A Payment is one of our charges, and its PayRex id is the charge's with PayRex's prefix (``pay_``
+for ``ch_``). A charge's id names the intent that holds it (:func:`ids.charge_id`), so the server
+finds a Payment without an index of charges. Every rule (what may be refunded, how much) stays in
+the domain; this module translates ids and shapes only.
 """
 
 from __future__ import annotations
@@ -31,12 +31,11 @@ from payment_intent.domain.params import (
     parse,
 )
 from payment_intent.domain.status import EventType
+from payment_intent.ids import charge_owner
 
 if TYPE_CHECKING:
     from payment_intent.service import PaymentIntents
 
-#: The length of the random part of the ids the service makes (``payment_intent.ids.new_id``).
-_TAIL = 24
 _PAYMENT_STATUSES = {"succeeded": "paid", "failed": "failed", "pending": "pending"}
 
 
@@ -69,21 +68,18 @@ ACCEPTED: dict[str, frozenset[str]] = {
 # -- ids -----------------------------------------------------------------------------------------
 
 
-def payment_id(intent_id: str, charge_id: str) -> str:
-    """The PayRex id of the intent's charge ``charge_id``."""
-    tail = charge_id.removeprefix("ch_")
-    if len(tail) != _TAIL:  # the service makes every charge id; any other is a bug, not input
-        raise ValueError(f"Charge id {charge_id!r} is not one the service made.")
-    return f"pay_{intent_id.removeprefix('pi_')}{tail}"
+def payment_id(charge_id: str) -> str:
+    """The PayRex id of the charge ``charge_id``."""
+    return "pay_" + charge_id.removeprefix("ch_")
 
 
 def _located(service: PaymentIntents, payment: str, param: str) -> tuple[PaymentIntent, Charge]:
     """The intent holding PayRex Payment ``payment``, and the charge it is; 404 naming ``param``."""
     missing = resource_missing(param, "payment", payment)
-    body = payment.removeprefix("pay_")
-    if body == payment or len(body) <= _TAIL:
+    charge_id = "ch_" + payment.removeprefix("pay_")
+    intent_id = charge_owner(charge_id) if payment.startswith("pay_") else None
+    if intent_id is None:
         raise missing
-    intent_id, charge_id = f"pi_{body[:-_TAIL]}", f"ch_{body[-_TAIL:]}"
     try:
         intent = service.retrieve(intent_id)
     except InvalidRequestError as error:
@@ -148,7 +144,7 @@ def render_payment(charge: Charge, intent: PaymentIntent) -> dict[str, Any]:
     """PayRex's Payment resource, in the order of its reference. The simulated processor takes no
     fee, so ``net_amount`` is what the payment collected less what its refunds send back."""
     return {
-        "id": payment_id(intent.id, charge.id),
+        "id": payment_id(charge.id),
         "resource": "payment",
         "amount": charge.amount,
         "amount_refunded": charge.amount_refunded,
@@ -183,7 +179,7 @@ def render_refund(refund: Refund, livemode: bool) -> dict[str, Any]:
         "remarks": refund.remarks,
         "livemode": livemode,
         "metadata": dict(refund.metadata) or None,
-        "payment_id": payment_id(refund.payment_intent, refund.charge),
+        "payment_id": payment_id(refund.charge),
         "created_at": refund.created,
         "updated_at": refund.updated_at,
     }
