@@ -387,3 +387,20 @@ def test_payrex_keeps_its_single_capture(service: PaymentIntents) -> None:
         )
     assert refused.value.param == "payment_method_options[card][request_multicapture]"
     assert len(payrex.list()) == 0
+
+
+def test_a_refund_that_names_a_charge_must_name_the_one_that_collected(
+    service: PaymentIntents,
+) -> None:
+    intent = service.create(amount=1000, currency="usd")
+    with pytest.raises(CardError):
+        service.confirm(intent.id, payment_method="pm_card_visa_chargeDeclined")
+    paid_now = service.confirm(intent.id, payment_method="pm_card_visa")
+    declined, collected = paid_now.charges
+    with pytest.raises(InvalidRequestError) as refused:
+        service.refund(intent.id, charge=declined.id)
+    assert refused.value.param == "charge"
+    with pytest.raises(InvalidRequestError) as unknown:
+        service.refund(intent.id, charge="ch_unknown_1")
+    assert (unknown.value.code, unknown.value.param) == ("resource_missing", "charge")
+    assert service.refund(intent.id, charge=collected.id).charge == collected.id

@@ -106,20 +106,17 @@ def answer(
     if operation == "refund":
         request = parse(RefundRequest, params)
         intent, charge = _located(service, request.payment_intent, "payment_intent")
-        if charge is not intent.latest_charge:
-            # The domain refunds what an intent collected, which is its latest charge; an earlier
-            # attempt of the same intent failed and collected nothing.
-            raise InvalidRequestError(
-                f"Payment {request.payment_intent} has a status of failed; only a paid Payment "
-                "can be refunded.",
-                code="parameter_invalid",
-                param="payment_intent",
+        try:
+            refund = service.refund(
+                intent.id,
+                charge=charge.id,
+                **request.model_dump(exclude={"payment_intent"}, exclude_none=True),
+                idempotency_key=idempotency_key,
             )
-        refund = service.refund(
-            intent.id,
-            **request.model_dump(exclude={"payment_intent"}, exclude_none=True),
-            idempotency_key=idempotency_key,
-        )
+        except InvalidRequestError as refused:
+            if refused.param == "charge":  # the Payment the caller named by payment_id
+                refused.param = "payment_intent"
+            raise
         return render_refund(refund, intent.livemode)
     if operation == "update_refund":
         refund = service.update_refund(object_id, **params, idempotency_key=idempotency_key)

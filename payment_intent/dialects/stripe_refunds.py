@@ -94,6 +94,7 @@ def _create(
     if "charge" in named:
         charge = checked_id(named["charge"], "charge")
         intent_id = _charge_intent(service, charge, intent_id)
+        params["charge"] = charge
     assert intent_id is not None  # one of the two was named
     try:
         created = service.refund(intent_id, **params, idempotency_key=idempotency_key)
@@ -108,8 +109,7 @@ def _create(
 
 
 def _charge_intent(service: PaymentIntents, charge: str, named_intent: str | None) -> str:
-    """The intent whose latest charge ``charge`` is: the only charge of an intent that can hold
-    money to refund."""
+    """The intent that holds ``charge`` (the domain decides whether that charge can be refunded)."""
     owner = charge_owner(charge)
     if owner is None:
         raise resource_missing("charge", "charge", charge)
@@ -119,18 +119,9 @@ def _charge_intent(service: PaymentIntents, charge: str, named_intent: str | Non
         if missing.code == "resource_missing":
             raise resource_missing("charge", "charge", charge) from None
         raise
-    if not any(c.id == charge for c in intent.charges):
-        raise resource_missing("charge", "charge", charge)
     if named_intent is not None and named_intent != intent.id:
         raise parameter_invalid(
             "charge", f"Charge {charge} belongs to another PaymentIntent than {named_intent}."
-        )
-    latest = intent.latest_charge
-    if latest is None or latest.id != charge:
-        raise parameter_invalid(
-            "charge",
-            f"Charge {charge} is an earlier, unpaid attempt of {intent.id}; refund its latest "
-            "charge (or name the PaymentIntent) instead.",
         )
     return intent.id
 

@@ -411,6 +411,8 @@ RefundReasonName = Literal[
 class RefundParams(BaseModel):
     model_config = _CLOSED
 
+    #: The charge to refund, when the caller named one: it must be the one that collected.
+    charge: Id | None = None
     #: What to send back; all that is left to refund when omitted.
     amount: Amount | None = None
     #: PayRex asks for the currency; it must be the charge's.
