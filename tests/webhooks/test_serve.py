@@ -166,21 +166,27 @@ def _wait_for_all(receiver_events: object, wanted: set[str], timeout: float) -> 
 
 
 def test_a_sigkill_during_deliveries_loses_no_event(tmp_path: Path) -> None:
-    """Killed while deliveries are in flight (the receiver takes 0.2 s each), the server,
-    restarted on the same file, delivers every event at least once."""
-    timing = ["--webhook-timeout", "1", "--webhook-backoff", "0.1"]
-    with receiving(Script(hang=0.2)) as receiver:
+    """Killed while its deliveries are in flight, none of them acknowledged, the server,
+    restarted on the same file, delivers every event again: those it had not sent, those it was
+    retrying, and those it was sending when it died (once their lease lapses)."""
+    timing = ["--webhook-timeout", "1", "--webhook-backoff", "0.1", "--webhook-attempts", "30"]
+    # Refused until the kill: the first server can acknowledge nothing, however fast it sends.
+    with receiving(Script(hang=0.2, status=503)) as receiver:
         first = serve("--forward-to", receiver.url, *timing, cwd=tmp_path)
         made = _create(first.url, 40)
-        receiver.wait_for(3)
+        receiver.wait_for(3)  # attempts are in flight, each held 0.2 s by the receiver
         first.kill()
-        delivered_before = len(receiver.received)
+        killed_at = int(time.time())
+        receiver.script.answer_with(200)
+        # Restarted in a later second than the kill, so signatures tell the two servers apart.
+        time.sleep(killed_at + 1 - time.time())
         second = serve("--forward-to", receiver.url, *timing, cwd=tmp_path)
         try:
-            seen = _wait_for_all(receiver.events, set(made), timeout=60)
+            seen = _wait_for_all(
+                lambda: receiver.events(signed_after=killed_at), set(made), timeout=60
+            )
         finally:
             second.stop()
-    assert delivered_before < len(made)  # the kill did interrupt the deliveries
     assert seen >= set(made)
     assert first.secret == second.secret
 
