@@ -1577,7 +1577,7 @@ class BatchStoreContract(StoreContract):
             (held.id, EventType.CANCELED.value),
         ]
 
-    def test_a_batch_indexes_the_refunds_of_the_commits_it_writes_and_none_of_the_others(
+    def test_a_batch_indexes_the_refunds_of_the_commits_it_writes_only(
         self, store: BatchStore
     ) -> None:
         refunded = insert(store, paid_intent())
