@@ -81,6 +81,10 @@ CASAPAY_EVENTS = [
     "payment_intent.succeeded",
     "payment_intent.payment_failed",
     "payment_intent.canceled",
+    "charge.refunded",
+    "refund.created",
+    "refund.updated",
+    "refund.failed",
 ]
 
 
@@ -116,6 +120,10 @@ def test_trigger_speaks_payrex_and_says_what_cannot_happen_there(tmp_path: Path)
                            "--url", served.url, cwd=tmp_path)  # fmt: skip
             never = run_cli("trigger", "payment_intent.processing", "--dialect", "payrex",
                             "--url", served.url, cwd=tmp_path)  # fmt: skip
+            refunds = [
+                run_cli("trigger", event, "--dialect", "payrex", "--url", served.url, cwd=tmp_path)
+                for event in ("payment.refunded", "refund.updated", "refund.failed")
+            ]
             receiver.wait_for(2)
         finally:
             served.stop()
@@ -123,6 +131,8 @@ def test_trigger_speaks_payrex_and_says_what_cannot_happen_there(tmp_path: Path)
     assert never.returncode == 2
     assert "cannot happen in PayRex" in never.stderr
     assert "payment_intent.awaiting_capture" in {e["type"] for e in receiver.events()}
+    for done in refunds:
+        assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_trigger_without_a_server_is_one_line_and_status_2(tmp_path: Path) -> None:
