@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from payment_intent.domain.errors import CardError, PaymentIntentError
-from payment_intent.domain.model import PaymentIntent
+from payment_intent.domain.model import PaymentIntent, Refund
 from payment_intent.service import PaymentIntents
 from payment_intent.testing.sequences import Step
 
@@ -37,12 +37,20 @@ _RANDOM_FIELDS: Any = {
     "client_secret": True,
     "next_action": {"redirect_url"},
     "charges": {"__all__": {"id"}},
+    "refunds": {"__all__": {"id", "payment_intent", "charge"}},
 }
+_RANDOM_REFUND_FIELDS = {"id", "payment_intent", "charge"}
 
 
 def observed_intent(intent: PaymentIntent) -> str:
     """The intent as JSON text without its random ids: equal text, equal intents to a caller."""
     seen = intent.model_dump(mode="json", exclude=_RANDOM_FIELDS)
+    return json.dumps(seen, sort_keys=True, separators=(",", ":"))
+
+
+def observed_refund(refund: Refund) -> str:
+    """A refund a call made, as JSON text without its random ids."""
+    seen = refund.model_dump(mode="json", exclude=_RANDOM_REFUND_FIELDS)
     return json.dumps(seen, sort_keys=True, separators=(",", ":"))
 
 
@@ -57,11 +65,13 @@ class Observation:
     wrote: bool
 
     @classmethod
-    def of(cls, step: Step, result: PaymentIntent | PaymentIntentError) -> Observation:
+    def of(cls, step: Step, result: PaymentIntent | Refund | PaymentIntentError) -> Observation:
         if isinstance(result, PaymentIntentError):
             carried = result.payment_intent
             seen = observed_intent(carried) if carried is not None else None
             return cls(result.code, seen, isinstance(result, CardError))
+        if isinstance(result, Refund):
+            return cls(None, observed_refund(result), True)  # stored, even when it failed
         return cls(None, observed_intent(result), step.operation != "retrieve")
 
     @property
@@ -74,6 +84,8 @@ class Observation:
         if self.intent is None:
             return self.code or "nothing"
         intent = json.loads(self.intent)
+        if "version" not in intent:  # a refund the call made
+            return f"refund {intent['status']} amount={intent['amount']}"
         words = [intent["status"], f"v{intent['version']}"]
         for amount in ("amount_capturable", "amount_received"):
             if intent[amount]:
@@ -94,7 +106,7 @@ def perform(
     create was refused outright). Errors the library raises on purpose are answers; anything else
     is a bug in the code under test and propagates.
     """
-    result: PaymentIntent | PaymentIntentError
+    result: PaymentIntent | Refund | PaymentIntentError
     try:
         if step.operation == "create":
             result = service.create(**step.kwargs)
@@ -103,6 +115,8 @@ def perform(
     except PaymentIntentError as error:
         result = error
     about = result.payment_intent if isinstance(result, PaymentIntentError) else result
+    if isinstance(about, Refund):  # a refund is about the intent it was asked of
+        about = None
     if about is not None:
         intent_id = about.id
     elif step.operation == "create":

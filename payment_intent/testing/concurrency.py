@@ -26,7 +26,7 @@ from __future__ import annotations
 import multiprocessing
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,25 +94,41 @@ COMMANDS: dict[str, Command] = {
         st.fixed_dictionaries({}, optional={"payment_method": st.sampled_from(_CARDS)})
     ),
     "capture": Command(
-        st.fixed_dictionaries({}, optional={"amount_to_capture": st.sampled_from([500, 1000])})
+        st.fixed_dictionaries(
+            {},
+            optional={
+                "amount_to_capture": st.sampled_from([500, 1000]),
+                "final_capture": st.booleans(),
+            },
+        )
     ),
     "cancel": Command(
         st.fixed_dictionaries({}, optional={"cancellation_reason": st.sampled_from(_REASONS)})
     ),
     "complete_action": Command(st.fixed_dictionaries({"succeed": st.booleans()})),
     "settle": Command(st.fixed_dictionaries({"succeed": st.booleans()})),
+    "increment_authorization": Command(
+        st.fixed_dictionaries({"amount": st.sampled_from([1500, 2000])})
+    ),
+    "refund": Command(st.fixed_dictionaries({}, optional={"amount": st.sampled_from([300, 700])})),
 }
 
 #: The intents a program starts from, one per status a race can start in.
 STARTING_INTENTS: tuple[dict[str, Any], ...] = (
     {"amount": 1000, "currency": "usd"},  # requires_payment_method
     {"amount": 1000, "currency": "usd", "payment_method": "pm_card_visa"},  # to confirm
-    {  # requires_capture
+    {  # requires_capture, granted multicapture and incremental authorization
         "amount": 1000,
         "currency": "usd",
         "payment_method": "pm_card_visa",
         "capture_method": "manual",
         "confirm": True,
+        "payment_method_options": {
+            "card": {
+                "request_multicapture": "if_available",
+                "request_incremental_authorization": "if_available",
+            }
+        },
     },
     {  # requires_action
         "amount": 1000,
@@ -128,6 +144,7 @@ STARTING_INTENTS: tuple[dict[str, Any], ...] = (
         "payment_method_types": ["card", "open_banking"],
         "confirm": True,
     },
+    {"amount": 1000, "currency": "usd", "payment_method": "pm_card_visa", "confirm": True},  # paid
 )
 
 
@@ -148,31 +165,43 @@ class Program:
     workers: tuple[tuple[Request, ...], ...]
 
 
-def _requests(intents: int) -> st.SearchStrategy[Request]:
+def _requests(intents: int, commands: list[str]) -> st.SearchStrategy[Request]:
     def request(name: str) -> st.SearchStrategy[Request]:
         command = COMMANDS[name]
         target = st.integers(0, intents - 1) if command.names_intent else st.none()
         return st.builds(Request, target, command.arguments.map(lambda kw: Step(name, kw)))
 
-    return st.sampled_from(list(COMMANDS)).flatmap(request)
+    return st.sampled_from(commands).flatmap(request)
 
 
 def programs(
-    workers: int = 3, calls: int = 20, intents: int = 2, *, min_calls: int = 0
+    workers: int = 3,
+    calls: int = 20,
+    intents: int = 2,
+    *,
+    min_calls: int = 0,
+    commands: Collection[str] | None = None,
 ) -> st.SearchStrategy[Program]:
     """Programs of ``workers`` workers with ``min_calls`` to ``calls`` calls each, about up to
     ``intents`` intents (the CasaPay profile's; few intents, so that calls meet). They shrink to
-    fewer calls, fewer intents and simpler arguments."""
+    fewer calls, fewer intents and simpler arguments. ``commands`` narrows the operations drawn
+    to some of :data:`COMMANDS` (all of them by default): the fewer, the oftener they meet."""
     for name, value in (("workers", workers), ("calls", calls), ("intents", intents)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise parameter_invalid(name, f"{name} must be a whole number of at least 1.")
     if isinstance(min_calls, bool) or not isinstance(min_calls, int) or not 0 <= min_calls <= calls:
         raise parameter_invalid("min_calls", "min_calls must be a whole number from 0 to calls.")
+    drawn = [name for name in COMMANDS if commands is None or name in commands]
+    unknown = sorted(set(commands or ()) - set(COMMANDS))
+    if unknown or not drawn or isinstance(commands, str):
+        raise parameter_invalid(
+            "commands", f"commands must name some of: {', '.join(COMMANDS)}; got {commands!r}."
+        )
 
     @st.composite
     def draw_program(draw: st.DrawFn) -> Program:
         starting = draw(st.lists(st.sampled_from(STARTING_INTENTS), min_size=1, max_size=intents))
-        one_worker = st.lists(_requests(len(starting)), min_size=min_calls, max_size=calls)
+        one_worker = st.lists(_requests(len(starting), drawn), min_size=min_calls, max_size=calls)
         plans = draw(st.lists(one_worker, min_size=workers, max_size=workers))
         return Program(tuple(starting), tuple(tuple(plan) for plan in plans))
 

@@ -15,6 +15,7 @@ from urllib.parse import quote, urlencode
 
 import pytest
 from hypothesis import Phase, given, settings
+from hypothesis.errors import FlakyFailure
 
 from payment_intent import InMemoryStore, SQLiteStore
 from payment_intent.ports import Commit, IntegrityError, Store
@@ -29,6 +30,8 @@ from payment_intent.testing import (
 #: Each drawn program runs this often: a race shows in most runs, not all, and Hypothesis must see
 #: a failing program fail again when it shrinks it and when it replays the smallest one.
 RUNS = 4
+#: The commands a lost update shows in most often: edits that succeed in any unpaid status.
+WRITES = ("retrieve", "create", "update", "confirm", "capture", "cancel")
 
 
 class CheckThenWrite(InMemoryStore):
@@ -39,7 +42,7 @@ class CheckThenWrite(InMemoryStore):
         if commit.intent is not None:
             if self._version(commit.intent.id) != commit.expected_version:
                 raise IntegrityError("stale version")
-            time.sleep(0)  # another request commits here
+            time.sleep(0.002)  # the window another request commits in
             commit = _on_top(commit, self._version(commit.intent.id))
         super().commit(commit)
 
@@ -64,6 +67,16 @@ def _on_top(commit: Commit, stored_version: int) -> Commit:
     return dataclasses.replace(commit, intent=intent, expected_version=stored_version)
 
 
+def caught(failure: BaseException) -> NotLinearizable:
+    """The verdict a hunt raised. A race is timing: a program that raced once may not race when
+    Hypothesis runs it again, which it reports as a flaky failure holding the verdict found."""
+    if isinstance(failure, NotLinearizable):
+        return failure
+    assert isinstance(failure, FlakyFailure), failure
+    [verdict] = [e for e in failure.exceptions if isinstance(e, NotLinearizable)][:1]
+    return verdict
+
+
 def check_every_run(program: Program, make_store: Callable[[], Store]) -> None:
     for _ in range(RUNS):
         store = make_store()
@@ -75,13 +88,14 @@ def check_every_run(program: Program, make_store: Callable[[], Store]) -> None:
 
 def test_a_store_that_checks_the_version_apart_from_its_write_is_caught_in_a_few_calls() -> None:
     @settings(max_examples=60, deadline=None, database=None, report_multiple_bugs=False)
-    @given(program=programs(workers=2, calls=5))
+    @given(program=programs(workers=2, calls=5, commands=WRITES))
     def racing(program: Program) -> None:
         check_every_run(program, CheckThenWrite)
 
-    with pytest.raises(NotLinearizable) as found:
+    with pytest.raises((NotLinearizable, FlakyFailure)) as found:
         racing()
-    counterexample = found.value.verdict.counterexample
+    verdict = caught(found.value).verdict
+    counterexample = verdict.counterexample
     assert 2 < len(counterexample) <= 4, str(found.value)
     assert counterexample[0].step.operation == "create"
 
@@ -89,13 +103,13 @@ def test_a_store_that_checks_the_version_apart_from_its_write_is_caught_in_a_few
 def test_a_store_without_a_version_check_is_caught() -> None:
     # Found is enough here: the test above shows the shrinking, which is most of its time.
     @settings(max_examples=60, deadline=None, database=None, phases=[Phase.generate])
-    @given(program=programs())
+    @given(program=programs(commands=WRITES))
     def racing(program: Program) -> None:
         check_every_run(program, LastWriterWins)
 
-    with pytest.raises(NotLinearizable) as found:
+    with pytest.raises((NotLinearizable, FlakyFailure)) as found:
         racing()
-    assert found.value.verdict.counterexample[0].step.operation == "create"
+    assert caught(found.value).verdict.counterexample[0].step.operation == "create"
 
 
 def test_the_in_memory_store_is_linearizable() -> None:
