@@ -4,8 +4,10 @@ the shortest delivery schedule, and passes the same handler once it fulfils each
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
@@ -18,8 +20,11 @@ from payment_intent.testing.webhook_harness import (
     webhook_handler_test,
 )
 from payment_intent.webhooks import SignatureVerificationError, sign, verify
+from tests.test_docs import REPEATABLE as DOCS_REPEATABLE
+from tests.test_docs import ROOT, python_blocks, run_pytest_on
 
 SECRET = "whsec_harness_test"
+FULFILMENT = "test_fulfilment.py"
 REPEATABLE = settings(
     database=None, derandomize=True, deadline=None, phases=[Phase.generate, Phase.shrink]
 )
@@ -140,3 +145,19 @@ def test_a_handler_behind_a_url_on_loopback_is_driven_over_http() -> None:
     finally:
         server.shutdown()
     assert [d.status for d in failed.value.deliveries] == [200, 200, 200]
+
+
+def test_the_page_s_handler_example_finds_the_double_shipment_it_describes(
+    tmp_path: Path,
+) -> None:
+    """The docs' fulfilment test is not one that cannot fail: without its duplicate check, it
+    fails with the shrunk schedule the page shows."""
+    page = (ROOT / "docs" / "testing.md").read_text()
+    [block] = [b for b in python_blocks(ROOT / "docs" / "testing.md") if b.title == FULFILMENT]
+    planted = {"if order not in self.shipped:  # a duplicate ships nothing": "if True:"}
+    output = run_pytest_on(block, tmp_path, replace=planted, conftest=DOCS_REPEATABLE)
+    assert "1 failed" in output, output
+    shown = re.search(r"shrunk to one checkout .*?```text\n(?P<lines>.*?)```", page, re.DOTALL)
+    assert shown is not None
+    for line in shown["lines"].splitlines():
+        assert line.strip() in output, f"the page shows {line!r}; the run printed:\n{output}"

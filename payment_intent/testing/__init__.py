@@ -8,6 +8,10 @@
   ``manual_clock``, ``simulated_processor``), loaded by pytest on its own.
 - :mod:`payment_intent.testing.contract`: the store contract suite, ``StoreContract``, that every
   store (ours and yours) proves itself against.
+- :mod:`payment_intent.testing.faults`: a processor and a store that fail where Hypothesis says;
+  :class:`FaultMachine` runs the state machine over them and checks the library's guarantees.
+- :func:`webhook_handler_test`: a Hypothesis test of a shop's webhook handler, fed real events
+  early, twice, stale or forged (:mod:`payment_intent.testing.webhook_harness`).
 
 The machine and the strategies need Hypothesis (the ``testing`` extra brings it and pytest). They
 are imported on first use, so that the pytest plugin, which lives in this package, loads in a
@@ -22,25 +26,52 @@ from payment_intent.testing.invariants import History, InvariantViolation, asser
 
 if TYPE_CHECKING:
     from payment_intent.testing.contract import StoreContract
+    from payment_intent.testing.fault_machine import FaultMachine
+    from payment_intent.testing.faults import (
+        Faults,
+        FaultyProcessor,
+        FaultyStore,
+        ProcessorFault,
+        StoreFault,
+    )
     from payment_intent.testing.machine import PaymentIntentMachine
+    from payment_intent.testing.webhook_harness import webhook_handler_test
 
 __all__ = [
+    "FaultMachine",
+    "Faults",
+    "FaultyProcessor",
+    "FaultyStore",
     "History",
     "InvariantViolation",
     "PaymentIntentMachine",
+    "ProcessorFault",
     "StoreContract",
+    "StoreFault",
     "assert_invariants",
+    "webhook_handler_test",
 ]
+
+#: Names loaded on first use, and their modules: Hypothesis (or pytest) only when asked for.
+_LAZY = {
+    "PaymentIntentMachine": "payment_intent.testing.machine",
+    "StoreContract": "payment_intent.testing.contract",
+    "FaultMachine": "payment_intent.testing.fault_machine",
+    "Faults": "payment_intent.testing.faults",
+    "FaultyProcessor": "payment_intent.testing.faults",
+    "FaultyStore": "payment_intent.testing.faults",
+    "ProcessorFault": "payment_intent.testing.faults",
+    "StoreFault": "payment_intent.testing.faults",
+    "webhook_handler_test": "payment_intent.testing.webhook_harness",
+}
 
 
 def __getattr__(name: str) -> Any:
-    """Load the machine (Hypothesis) and the contract suite (pytest) only when asked for."""
-    if name == "PaymentIntentMachine":
-        from payment_intent.testing.machine import PaymentIntentMachine
+    """Load the machines, the faults and the harness (Hypothesis) and the contract suite (pytest)
+    only when asked for."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
 
-        return PaymentIntentMachine
-    if name == "StoreContract":
-        from payment_intent.testing.contract import StoreContract
-
-        return StoreContract
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

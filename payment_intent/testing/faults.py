@@ -174,7 +174,7 @@ class FaultyProcessor:
     """A processor that fails where ``faults`` says, and records every call that reached it.
 
     Every call of the ``Processor`` protocol but ``payment_method`` is a fault point (see
-    :data:`PROCESSOR_CALLS`); each takes the :class:`~payment_intent.domain.outcomes.Attempt`
+    :data:`PROCESSOR_CALLS`); each takes the attempt (an ``Attempt``)
     first. ``acts`` is what the processor really did, lost replies included: what the money did.
     """
 

@@ -240,8 +240,10 @@ def _deliver(
         try:
             invariant(handler, checkouts)
         except AssertionError as broken:
+            # The assertion's own message, without pytest's rewritten explanation under it.
+            reason = (str(broken) or "assertion failed").splitlines()[0]
             raise DeliveryScheduleFailure(
-                f"{name}: {broken}", list(delivered), checkouts
+                f"{name}: {reason}", list(delivered), checkouts
             ) from broken
 
     for planned in schedule:
