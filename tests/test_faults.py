@@ -138,6 +138,7 @@ HUNT = settings(
     stateful_step_count=20,
     deadline=None,
     phases=[Phase.generate, Phase.shrink],
+    report_multiple_bugs=False,  # one failure, the smallest, even where two checks could fail
 )
 _ARMED = re.compile(r"state\.arm_fault\(fault=(?P<fault>.*)\)$")
 
@@ -164,13 +165,15 @@ def test_a_service_that_forgets_an_unanswered_attempt_is_caught_by_one_lost_repl
         r"acted for pi_\w+, which is not stored|authorized=True, the intent says", str(error)
     )
     print("\n".join(getattr(error, "__notes__", [])))
-    assert armed == ["ProcessorFault(call=None, kind='reply_lost', skip=0, seconds=0)"]
+    assert len(armed) == 1, armed
+    assert "kind='reply_lost'" in armed[0], "only a reply lost after the processor acted"
 
 
 def test_a_service_that_asks_again_with_a_new_attempt_is_caught_charging_twice() -> None:
     error, armed = hunt(AsksAgainWithANewAttempt)
     assert re.search(r"the processor authorized pi_\w+ 2 times", str(error)), error
-    assert armed == ["ProcessorFault(call=None, kind='reply_lost', skip=0, seconds=0)"]
+    assert len(armed) == 1, armed
+    assert "kind='reply_lost'" in armed[0], "only a reply lost after the processor acted"
 
 
 class ForgetsUnansweredAttempts(PaymentIntents):

@@ -26,7 +26,10 @@ from tests.test_docs import ROOT, python_blocks, run_pytest_on
 SECRET = "whsec_harness_test"
 FULFILMENT = "test_fulfilment.py"
 REPEATABLE = settings(
-    database=None, derandomize=True, deadline=None, phases=[Phase.generate, Phase.shrink]
+    database=None,
+    derandomize=True,
+    deadline=None,
+    phases=[Phase.generate, Phase.shrink],
 )
 
 
