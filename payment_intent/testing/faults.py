@@ -265,8 +265,10 @@ class FaultyStore:
         self.store.close()
 
 
-#: How long a timeout or a slow commit takes: a moment, past a claim's lease (60 s), past a day.
-FAULT_SECONDS = st.sampled_from([0, 1, 61, 86_401])
+#: How long a timeout or a slow commit takes: nothing, a moment, or just past a claim's lease
+#: (60 s). Not a day: a commit that lands after its idempotency key's 24 hours have passed leaves
+#: a retry nothing to replay (it is refused by the state the commit left, never run twice).
+FAULT_SECONDS = st.sampled_from([0, 1, 61])
 
 
 def processor_faults(calls: Iterable[str] = PROCESSOR_CALLS) -> st.SearchStrategy[ProcessorFault]:
