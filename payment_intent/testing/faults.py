@@ -31,6 +31,7 @@ from payment_intent.ports import (
     ListQuery,
     OperationalError,
     Processor,
+    RefundQuery,
     Store,
 )
 
@@ -254,6 +255,12 @@ class FaultyStore:
 
     def due_authorizations(self, now: int, limit: int) -> list[str]:
         return self.store.due_authorizations(now, limit)
+
+    def refund_owner(self, refund_id: str) -> str | None:
+        return self.store.refund_owner(refund_id)
+
+    def list_refunds(self, query: RefundQuery) -> list[tuple[str, str]]:
+        return self.store.list_refunds(query)
 
     def event_position(self, event_id: str) -> int | None:
         return self.store.event_position(event_id)
