@@ -18,7 +18,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from payment_intent.testing.invariants import History, InvariantViolation, assert_invariants
+from payment_intent.testing.invariants import (
+    History,
+    InvariantViolation,
+    assert_invariants,
+    assert_money_conserved,
+)
 
 if TYPE_CHECKING:
     from payment_intent.testing.contract import StoreContract
@@ -30,6 +35,7 @@ __all__ = [
     "PaymentIntentMachine",
     "StoreContract",
     "assert_invariants",
+    "assert_money_conserved",
 ]
 
 
