@@ -292,9 +292,19 @@ class Model:
             ref.capturable -= amount
             ref.events.append("payment_intent.amount_capturable_updated")
 
-    def increment(self, ref: Ref, amount: int) -> str | None:
-        if amount <= 0:
+    @staticmethod
+    def check_params(operation: str, params: dict[str, Any]) -> None:
+        """Refuse what is malformed whatever the intent, before the intent is even read (so a
+        lapsed hold is not expired by such a request)."""
+        amount = params.get("amount")
+        amounted = operation in ("increment_authorization", "refund")
+        if amounted and amount is not None and amount <= 0:
             raise Refused("amount_too_small")
+        reason = params.get("reason")
+        if operation == "refund" and reason is not None and reason not in KNOWN_REASONS:
+            raise Refused("parameter_invalid")
+
+    def increment(self, ref: Ref, amount: int) -> str | None:
         if ref.status != "requires_capture":
             raise Refused("payment_intent_unexpected_state")
         if "incremental_authorization" not in ref.granted or ref.captures > 0:
@@ -315,10 +325,6 @@ class Model:
 
     def refund(self, ref: Ref, refund_id: str, amount: int | None, reason: str | None) -> str:
         """Record a refund (its id is the service's); returns the refund's status."""
-        if amount is not None and amount <= 0:
-            raise Refused("amount_too_small")
-        if reason is not None and reason not in KNOWN_REASONS:
-            raise Refused("parameter_invalid")
         if ref.status not in ("requires_capture", "succeeded"):
             raise Refused("payment_intent_unexpected_state")
         if ref.received == 0:

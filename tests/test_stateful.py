@@ -45,6 +45,7 @@ class ModelledMachine(PaymentIntentMachine):
                 self.model.intents[intent.id] = ref
                 self._expect_outcome(result, declined)
                 return
+            self.model.check_params(call.operation, call.kwargs)
             if call.operation in REFUND_OPERATIONS:
                 owner = self.model_refunds.get(call.args[0])
                 if owner is None:
