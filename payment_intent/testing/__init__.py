@@ -28,7 +28,12 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from payment_intent.testing.invariants import History, InvariantViolation, assert_invariants
+from payment_intent.testing.invariants import (
+    History,
+    InvariantViolation,
+    assert_invariants,
+    assert_money_conserved,
+)
 from payment_intent.testing.linearizability import (
     NotLinearizable,
     Verdict,
@@ -66,6 +71,7 @@ __all__ = [
     "Verdict",
     "assert_invariants",
     "assert_linearizable",
+    "assert_money_conserved",
     "check_linearizable",
     "programs",
     "run_concurrently",
