@@ -12,6 +12,7 @@ import pytest
 from payment_intent import PaymentIntents
 from payment_intent.adapters.clocks import ManualClock
 from payment_intent.adapters.memory import InMemoryStore
+from payment_intent.adapters.sqlite import SQLiteStore
 from payment_intent.domain.errors import CardError, InvalidRequestError
 from payment_intent.domain.holds import MAX_CAPTURES, MAX_INCREMENTS
 from payment_intent.domain.model import PaymentIntent
@@ -255,6 +256,21 @@ def test_the_window_closing_on_a_partly_captured_hold_succeeds_for_that_part(
     [swept] = service.expire_authorizations()
     assert swept == closed
     assert service.retrieve_refund(released.id) == released
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_before_the_sweep_a_list_filters_a_closed_hold_as_it_ends(
+    clock: ManualClock, tmp_path: Any, kind: str
+) -> None:
+    store = InMemoryStore() if kind == "memory" else SQLiteStore(tmp_path / "intents.db")
+    service = PaymentIntents(store, clock)
+    partly = held(service)
+    service.capture(partly.id, amount_to_capture=400, final_capture=False)
+    untouched = held(service)
+    clock.advance(31 * DAY)
+    assert [i.id for i in service.list(status="succeeded")] == [partly.id]
+    assert [i.id for i in service.list(status="canceled")] == [untouched.id]
+    assert list(service.list(status="requires_capture")) == []
 
 
 def test_the_window_closing_on_nothing_captured_cancels(

@@ -131,6 +131,7 @@ def load_claim(row: tuple[Any, ...]) -> Claim:
 def list_sql(
     query: ListQuery,
     placeholder: str,
+    received: str,
     body: str = "body",
     lapsed_index: str = "",
     limit_each_arm: bool = False,
@@ -142,12 +143,13 @@ def list_sql(
     ``(customer, status, created, id)``: a page is a bounded walk of one index, whatever the table
     holds. The cursors are row-value comparisons, which both databases answer from the index.
 
-    A hold whose ``capture_before_at`` is at or before ``query.now`` has lapsed and counts as
-    canceled. ``requires_capture`` walks its index past the lapsed holds; ``canceled`` is the union
-    of its own index walk and the lapsed holds found through the partial expiry index
-    (``lapsed_index`` names it for SQLite; ``limit_each_arm`` gives each arm its own ORDER BY and
-    LIMIT, for PostgreSQL). Either way the extra rows are the holds the sweep has not yet expired,
-    which it keeps few.
+    A hold whose ``capture_before_at`` is at or before ``query.now`` has lapsed: it counts as
+    canceled, or as succeeded when part of it was captured (``received``, the database's
+    expression for the body's ``amount_received``, is above 0). ``requires_capture`` walks its
+    index past the lapsed holds; ``canceled`` and ``succeeded`` are the union of their own index
+    walk and the lapsed holds found through the partial expiry index (``lapsed_index`` names it for
+    SQLite; ``limit_each_arm`` gives each arm its own ORDER BY and LIMIT, for PostgreSQL). Either
+    way the extra rows are the holds the sweep has not yet expired, which it keeps few.
     """
     p = placeholder
     # ``before`` walks up from the cursor (oldest first); the service turns the page around.
@@ -177,23 +179,24 @@ def list_sql(
         )
         return sql, params
 
-    if query.status is Status.CANCELED:
+    if query.status in (Status.CANCELED, Status.SUCCEEDED):
         # Both arms come out in page order (the first from its index, the second sorted from the
         # few lapsed holds), and the union stops once the page is full. SQLite's union merges
         # its arms lazily; PostgreSQL's planner walks the index only for an arm with its own
         # ORDER BY and LIMIT, and would otherwise read every canceled intent and sort them.
-        canceled, canceled_params = select(f"status = '{CANCELED}'", [])
+        ended, ended_params = select(f"status = '{Status(query.status).value}'", [])
+        captured = "=" if query.status is Status.CANCELED else ">"
         lapsed, lapsed_params = select(
-            f"status = '{HELD}' AND capture_before_at <= {p}",
+            f"status = '{HELD}' AND capture_before_at <= {p} AND {received} {captured} 0",
             [query.now],
             f" {lapsed_index}" if lapsed_index else "",
         )
         if limit_each_arm:
-            sql = f"({canceled}{order}) UNION ALL ({lapsed}{order}){order}"
-            params = [*canceled_params, query.limit, *lapsed_params, query.limit]
+            sql = f"({ended}{order}) UNION ALL ({lapsed}{order}){order}"
+            params = [*ended_params, query.limit, *lapsed_params, query.limit]
             return sql, [*params, query.limit]
-        sql = f"{canceled} UNION ALL {lapsed}{order}"
-        return sql, [*canceled_params, *lapsed_params, query.limit]
+        sql = f"{ended} UNION ALL {lapsed}{order}"
+        return sql, [*ended_params, *lapsed_params, query.limit]
     if query.status is Status.REQUIRES_CAPTURE:
         status = f"status = '{HELD}' AND (capture_before_at IS NULL OR capture_before_at > {p})"
         sql, params = select(status, [query.now])

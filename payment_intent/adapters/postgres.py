@@ -515,7 +515,7 @@ class PostgresStore:
         return _sql.load_claim(row) if row is not None else None
 
     def list_intents(self, query: ListQuery) -> list[PaymentIntent]:
-        statement, params = _sql.list_sql(query, "%s", body="body::text", limit_each_arm=True)
+        statement, params = list_statement(query)
         # Never prepared: the right index depends on the values (a rare status walks its own
         # index, a common one may walk (created, id)), and a prepared statement may settle on
         # one generic plan for every value. Planning a page costs a fraction of a millisecond.
@@ -989,3 +989,14 @@ def _landed_statement(commit: Commit) -> tuple[str, tuple[Any, ...]]:
             (commit.events[0].id,),
         )
     return "SELECT true", ()
+
+
+def list_statement(query: ListQuery) -> tuple[str, list[Any]]:
+    """The SQL of one list page on this store, and its parameters (its plan is tested)."""
+    return _sql.list_sql(
+        query,
+        "%s",
+        received="(body->>'amount_received')::bigint",
+        body="body::text",
+        limit_each_arm=True,
+    )

@@ -28,6 +28,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from payment_intent.adapters import _sql
 from payment_intent.domain.errors import parameter_invalid
@@ -386,9 +387,7 @@ class SQLiteStore:
         return _sql.load_claim(row) if row is not None else None
 
     def list_intents(self, query: ListQuery) -> list[PaymentIntent]:
-        # INDEXED BY: without statistics the planner may walk the status index for the lapsed
-        # holds; the partial expiry index holds only live holds, so its walk is the lapsed ones.
-        sql, params = _sql.list_sql(query, "?", lapsed_index="INDEXED BY payment_intents_due")
+        sql, params = list_statement(query)
         with self._connection() as connection:
             rows = connection.execute(sql, params).fetchall()
         return [PaymentIntent.model_validate_json(body) for _, _, body in rows]
@@ -615,3 +614,15 @@ def _is_busy(error: sqlite3.OperationalError) -> bool:
         sqlite3.SQLITE_BUSY,
         sqlite3.SQLITE_LOCKED,
     ) or "locked" in str(error)
+
+
+def list_statement(query: ListQuery) -> tuple[str, list[Any]]:
+    """The SQL of one list page on this store, and its parameters (its plan is tested)."""
+    # INDEXED BY: without statistics the planner may walk the status index for the lapsed holds;
+    # the partial expiry index holds only live holds, so its walk is the lapsed ones.
+    return _sql.list_sql(
+        query,
+        "?",
+        received="json_extract(body, '$.amount_received')",
+        lapsed_index="INDEXED BY payment_intents_due",
+    )

@@ -11,6 +11,7 @@ import pytest
 from postgres_server import fresh_schema
 
 from payment_intent import PaymentIntents, store_from_url
+from payment_intent.adapters.postgres import list_statement as postgres_list_statement
 from payment_intent.domain.status import EventType
 from payment_intent.errors import InvalidRequestError
 from payment_intent.ports import Commit, IntegrityError, OperationalError
@@ -252,7 +253,6 @@ def test_a_canceled_page_walks_an_index_not_every_canceled_intent(
 ) -> None:
     """Canceled is the union of canceled intents and lapsed holds: each arm is limited, so the
     planner walks the index for the first one instead of reading and sorting all of them."""
-    from payment_intent.adapters import _sql
     from payment_intent.domain.status import Status
     from payment_intent.ports import ListQuery
 
@@ -265,7 +265,7 @@ def test_a_canceled_page_walks_an_index_not_every_canceled_intent(
         )
         connection.execute("ANALYZE payment_intents")
         query = ListQuery(limit=11, now=T0, customer=customer, status=Status.CANCELED)
-        sql, params = _sql.list_sql(query, "%s", body="body::text", limit_each_arm=True)
+        sql, params = postgres_list_statement(query)
         plan = "\n".join(row[0] for row in connection.execute(f"EXPLAIN {sql}", params))
     assert "Seq Scan" not in plan, plan
     assert "Index Scan Backward using payment_intents_by_" in plan, plan

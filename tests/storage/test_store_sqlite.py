@@ -14,6 +14,7 @@ import pytest
 
 from payment_intent.adapters import _sql
 from payment_intent.adapters.sqlite import MIGRATIONS, SQLiteStore
+from payment_intent.adapters.sqlite import list_statement as sqlite_list_statement
 from payment_intent.domain.model import Event, PaymentIntent
 from payment_intent.domain.status import EventType, Status
 from payment_intent.errors import InvalidRequestError
@@ -174,7 +175,7 @@ _QUERIES = [
 
 
 def _plan(store: SQLiteStore, query: ListQuery) -> list[str]:
-    sql, params = _sql.list_sql(query, "?", lapsed_index="INDEXED BY payment_intents_due")
+    sql, params = sqlite_list_statement(query)
     with store._connection() as connection:
         return [row[3] for row in connection.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
 
@@ -184,13 +185,13 @@ def test_every_list_page_walks_an_index_and_sorts_only_lapsed_holds(
     tmp_path: Path, query: ListQuery
 ) -> None:
     """No filter combination sorts or scans the table, so a page costs the same at any size. The
-    canceled filter also reads the lapsed holds through the expiry index and sorts those: the
-    holds the sweep has not yet expired."""
+    canceled and succeeded filters also read the lapsed holds through the expiry index and sort
+    those: the holds the sweep has not yet expired (which end as one or the other)."""
     with SQLiteStore(tmp_path / "plan.db") as store:
         plan = _plan(store, query)
     walks = [step for step in plan if step.startswith(("SEARCH", "SCAN")) and "USING INDEX" in step]
     assert "SCAN payment_intents" not in plan, plan  # a walk of the table itself
-    if query.status is Status.CANCELED:
+    if query.status in (Status.CANCELED, Status.SUCCEEDED):
         assert plan[0] == "MERGE (UNION ALL)", plan
         assert "payment_intents_by_" in walks[0], plan
         assert "payment_intents_due (capture_before_at<?)" in walks[1], plan
