@@ -43,8 +43,10 @@ from payment_intent.testing.machine import Call, PaymentIntentMachine
 
 #: Processor calls that secure the customer's money (a hold, or the payment itself).
 AUTHORIZING = frozenset({"authorize", "complete_authentication", "settle"})
-#: Processor calls that end a hold: at most one of them succeeds per intent.
-ENDING_A_HOLD = frozenset({"capture", "release"})
+#: Processor calls that each leave one mark on the intent's hold, once recorded: a capture (a
+#: multicapture hold takes several), an increment (declined ones count), a refund (failed ones
+#: too: a refund is recorded whatever the processor answered).
+COUNTED = {"capture": "captures", "increment_authorization": "increments", "refund": "refunds"}
 
 
 class FaultMachine(PaymentIntentMachine):
@@ -164,26 +166,29 @@ class FaultMachine(PaymentIntentMachine):
         except (StorageUnavailableError, SimulatedCrash):
             return  # the sweep runs again; a failed round changed nothing it did not commit
         for intent in expired:
-            assert intent.status is Status.CANCELED
-            assert intent.cancellation_reason == "automatic"
+            if intent.status is Status.CANCELED:
+                assert intent.cancellation_reason == "automatic"
+            else:  # a multicapture hold that collected part: it succeeded for that part
+                assert intent.status is Status.SUCCEEDED
+                assert intent.amount_received > 0
 
     # -- what the processor did, against what the store says -----------------------------------
 
     def check_state(self, stored: dict[str, PaymentIntent]) -> None:
         super().check_state(stored)
         approved: dict[tuple[str, str], set[str]] = {}
+        answered: dict[tuple[str, str], set[str]] = {}  # whatever the processor answered
         for act in self.faulty_processor.acts:
+            answered.setdefault((act.intent_id, act.call), set()).add(act.attempt_id)
             if isinstance(act.outcome, Approved):
                 kind = "authorized" if act.call in AUTHORIZING else act.call
-                if act.call in ENDING_A_HOLD:
-                    kind = "ended"
                 approved.setdefault((act.intent_id, kind), set()).add(act.attempt_id)
         for (intent_id, kind), attempts in approved.items():
-            if kind in ("authorized", "ended"):
+            if kind in ("authorized", "release"):
                 assert len(attempts) == 1, (
                     f"the processor {kind} {intent_id} {len(attempts)} times: {sorted(attempts)}"
                 )
-        for intent_id in {intent_id for intent_id, _ in approved}:
+        for intent_id in {intent_id for intent_id, _ in answered}:
             if self.service.store.claim(intent_id) is not None:
                 continue  # an attempt is in flight: the next request on the intent settles it
             found = stored.get(intent_id) or self.service.store.load(intent_id)
@@ -194,8 +199,27 @@ class FaultMachine(PaymentIntentMachine):
             assert authorized == charged, (
                 f"{intent_id}: the processor authorized={authorized}, the intent says {charged}"
             )
-            if (intent_id, "ended") in approved:
+            if (intent_id, "release") in approved:
                 assert intent.status in (Status.SUCCEEDED, Status.CANCELED), intent.status
+            for call, mark in COUNTED.items():
+                if call == "capture":
+                    # Only approved captures collect; a declined one leaves no mark.
+                    acted = len(approved.get((intent_id, call), ()))
+                else:
+                    acted = len(answered.get((intent_id, call), ()))
+                recorded = _marks(intent, mark)
+                assert acted == recorded, (
+                    f"{intent_id}: the processor made {acted} {call} calls, the intent records "
+                    f"{recorded}"
+                )
+
+
+def _marks(intent: PaymentIntent, mark: str) -> int:
+    """How many captures, increments or refunds (the caller's, not the window's) the intent
+    records on its charges."""
+    if mark == "refunds":
+        return sum(1 for r in intent.refunds if r.reason != "expired_uncaptured_charge")
+    return sum(getattr(charge, mark) for charge in intent.charges)
 
 
 def is_retryable(result: Any) -> bool:
