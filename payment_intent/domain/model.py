@@ -114,20 +114,6 @@ class Charge(BaseModel):
         return self.amount_refunded >= max(self.amount, self.amount_captured)
 
 
-RefundReason = Literal[
-    "duplicate",
-    "fraudulent",
-    "requested_by_customer",
-    "expired_uncaptured_charge",
-    "product_out_of_stock",
-    "service_not_provided",
-    "product_was_damaged",
-    "service_misaligned",
-    "wrong_product_received",
-    "others",
-]
-
-
 class Refund(BaseModel):
     """Money collected by a charge, sent back (Stripe's and PayRex's Refund).
 
@@ -143,7 +129,8 @@ class Refund(BaseModel):
     payment_intent: str
     charge: str
     status: RefundStatus
-    reason: RefundReason | None = None
+    #: One of the profile's ``refund_reasons``, or ``expired_uncaptured_charge`` (the library's).
+    reason: str | None = None
     failure_reason: str | None = None
     description: str | None = None
     remarks: str | None = None

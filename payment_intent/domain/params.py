@@ -393,19 +393,8 @@ class IncrementParams(BaseModel):
     metadata: Metadata | Clear | None = None
 
 
-#: The reasons a caller may give a refund, both providers' lists together (each profile takes its
-#: own); ``expired_uncaptured_charge`` is the library's alone.
-RefundReasonName = Literal[
-    "duplicate",
-    "fraudulent",
-    "requested_by_customer",
-    "product_out_of_stock",
-    "service_not_provided",
-    "product_was_damaged",
-    "service_misaligned",
-    "wrong_product_received",
-    "others",
-]
+#: A refund's reason: the profile decides which it takes (``Profile.refund_reasons``).
+RefundReasonName = Annotated[Text, StringConstraints(max_length=100)]
 
 
 class RefundParams(BaseModel):

@@ -63,6 +63,7 @@ def refund(
     A hold that was never captured is released by a cancel, not refunded; between multicaptures,
     what has been collected so far may be refunded.
     """
+    profile.check_refund_reason(params.reason)  # a word the provider does not know, first
     require(REFUND, intent.status)
     charge = intent.latest_charge
     if params.charge is not None and (charge is None or params.charge != charge.id):
@@ -99,7 +100,6 @@ def refund(
         raise parameter_invalid(
             "currency", f"The refund's currency must be the payment's, {intent.currency}."
         )
-    profile.check_refund_reason(params.reason)
     attempt = payment_methods.attempt(profile, intent, method, attempt_id)
 
     def finish(outcome: Outcome) -> Change:

@@ -36,13 +36,10 @@ from payment_intent.adapters.clocks import ManualClock
 from payment_intent.adapters.memory import InMemoryStore
 from payment_intent.adapters.simulated import SimulatedProcessor
 from payment_intent.domain.errors import parameter_invalid
-from payment_intent.domain.model import Event, PaymentIntent
+from payment_intent.domain.model import PaymentIntent
 from payment_intent.ports import (
     Claim,
     Commit,
-    IdempotencyRecord,
-    ListQuery,
-    RefundQuery,
     Store,
 )
 from payment_intent.service import PaymentIntents
@@ -50,6 +47,7 @@ from payment_intent.stores import store_from_url
 from payment_intent.testing.calls import MISSING_INTENT, Call, CallHistory, perform
 from payment_intent.testing.plugin import START_TIME
 from payment_intent.testing.sequences import Step
+from payment_intent.testing.wrapped_store import WrappedStore
 
 Kwargs = st.SearchStrategy[dict[str, Any]]
 
@@ -404,12 +402,9 @@ def _on_processes(program: Program, ids: list[str], store_url: str, profile: str
     return calls
 
 
-class _Yielding:
+class _Yielding(WrappedStore):
     """A store that lets another thread run before each read returns and before each commit, so
     that racing commands interleave between their load and their commit."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
 
     def load(self, intent_id: str) -> PaymentIntent | None:
         found = self.store.load(intent_id)
@@ -420,37 +415,7 @@ class _Yielding:
         time.sleep(0)
         self.store.commit(commit)
 
-    def idempotency_record(self, key: str) -> IdempotencyRecord | None:
-        return self.store.idempotency_record(key)
-
     def claim(self, intent_id: str) -> Claim | None:
         held = self.store.claim(intent_id)
         time.sleep(0)
         return held
-
-    def claim_for_key(self, key: str) -> Claim | None:
-        return self.store.claim_for_key(key)
-
-    def purge_idempotency(self, now: int, limit: int) -> int:
-        return self.store.purge_idempotency(now, limit)
-
-    def list_intents(self, query: ListQuery) -> list[PaymentIntent]:
-        return self.store.list_intents(query)
-
-    def due_authorizations(self, now: int, limit: int) -> list[str]:
-        return self.store.due_authorizations(now, limit)
-
-    def refund_owner(self, refund_id: str) -> str | None:
-        return self.store.refund_owner(refund_id)
-
-    def list_refunds(self, query: RefundQuery) -> list[tuple[str, str]]:
-        return self.store.list_refunds(query)
-
-    def event_position(self, event_id: str) -> int | None:
-        return self.store.event_position(event_id)
-
-    def read_events(self, after_sequence: int, limit: int) -> list[Event]:
-        return self.store.read_events(after_sequence, limit)
-
-    def close(self) -> None:
-        self.store.close()

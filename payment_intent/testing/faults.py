@@ -22,18 +22,14 @@ from hypothesis import strategies as st
 
 from payment_intent.adapters.clocks import ManualClock
 from payment_intent.domain.errors import parameter_invalid
-from payment_intent.domain.model import Event, PaymentIntent
 from payment_intent.domain.outcomes import Attempt, Outcome
 from payment_intent.ports import (
-    Claim,
     Commit,
-    IdempotencyRecord,
-    ListQuery,
     OperationalError,
     Processor,
-    RefundQuery,
     Store,
 )
+from payment_intent.testing.wrapped_store import WrappedStore
 
 #: The processor calls a fault can hit: every method of the ``Processor`` protocol that is asked
 #: about an attempt (all but the ``payment_method`` look-up). Read from the protocol itself, so a
@@ -211,7 +207,7 @@ class FaultyProcessor:
         return asked
 
 
-class FaultyStore:
+class FaultyStore(WrappedStore):
     """A store whose commits fail, are slow, or crash after writing, where ``faults`` says.
 
     Every other call goes to ``store`` as it is. It is a plain ``Store``: a batch-writing store
@@ -219,7 +215,7 @@ class FaultyStore:
     """
 
     def __init__(self, store: Store, faults: Faults) -> None:
-        self.store = store
+        super().__init__(store)
         self.faults = faults
 
     def commit(self, commit: Commit) -> None:
@@ -234,42 +230,6 @@ class FaultyStore:
         else:
             self.store.commit(commit)
             raise SimulatedCrash("the process died after its commit (a planted fault)", commit)
-
-    def load(self, intent_id: str) -> PaymentIntent | None:
-        return self.store.load(intent_id)
-
-    def idempotency_record(self, key: str) -> IdempotencyRecord | None:
-        return self.store.idempotency_record(key)
-
-    def claim(self, intent_id: str) -> Claim | None:
-        return self.store.claim(intent_id)
-
-    def claim_for_key(self, key: str) -> Claim | None:
-        return self.store.claim_for_key(key)
-
-    def purge_idempotency(self, now: int, limit: int) -> int:
-        return self.store.purge_idempotency(now, limit)
-
-    def list_intents(self, query: ListQuery) -> list[PaymentIntent]:
-        return self.store.list_intents(query)
-
-    def due_authorizations(self, now: int, limit: int) -> list[str]:
-        return self.store.due_authorizations(now, limit)
-
-    def refund_owner(self, refund_id: str) -> str | None:
-        return self.store.refund_owner(refund_id)
-
-    def list_refunds(self, query: RefundQuery) -> list[tuple[str, str]]:
-        return self.store.list_refunds(query)
-
-    def event_position(self, event_id: str) -> int | None:
-        return self.store.event_position(event_id)
-
-    def read_events(self, after_sequence: int, limit: int) -> list[Event]:
-        return self.store.read_events(after_sequence, limit)
-
-    def close(self) -> None:
-        self.store.close()
 
 
 #: How long a timeout or a slow commit takes: nothing, a moment, or just past a claim's lease

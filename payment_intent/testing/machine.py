@@ -151,7 +151,10 @@ class PaymentIntentMachine(RuleBasedStateMachine):
             result = error
         call = Call(operation, args, kwargs, result, at)
         if isinstance(result, InvalidRequestError):
-            assert self._as_shown() == shown, f"a refused {operation} changed what is stored"
+            after = self._as_shown()
+            assert {i: after.get(i) for i in shown} == shown, (
+                f"a refused {operation} changed what is stored"
+            )
         self.check_call(call)
         key = kwargs.get("idempotency_key")
         if key is not None and key not in self.keyed:
@@ -160,14 +163,23 @@ class PaymentIntentMachine(RuleBasedStateMachine):
 
     def _as_shown(self) -> dict[str, PaymentIntent | None]:
         """Every known intent as a read shows it now (a lapsed hold as its expiry will store it):
-        a refusal may store an expiry it met, but never anything a read did not already show."""
+        a refusal may store an expiry it met, but never anything a read did not already show.
+        An intent with an attempt in flight is left out: a request settles that attempt first,
+        whatever it then decides (see :meth:`settled`)."""
         now = self.clock.now()
         return {
             intent_id: None
             if (found := self.service.store.load(intent_id)) is None
             else as_of(found, now)
             for intent_id in self.known
+            if self.settled(intent_id)
         }
+
+    def settled(self, intent_id: str) -> bool:
+        """Whether no attempt on the intent is in flight (no claim is held on it). Only faults
+        leave one in flight; until the next request settles it, what reads show is provisional,
+        and the rules of the lifecycle are checked once it is settled."""
+        return self.service.store.claim(intent_id) is None
 
     def check_call(self, call: Call) -> None:
         """Checks every call must pass; extend to compare with a model of your own."""
@@ -553,7 +565,8 @@ class PaymentIntentMachine(RuleBasedStateMachine):
             # As every read shows it: a lapsed hold is canceled before the sweep writes it out.
             intent = as_of(found, now)
             assert_invariants(intent, now)
-            self.history.observe(intent)
+            if self.settled(intent_id):
+                self.history.observe(intent)
             self.versions[intent.id, intent.version] = intent
             stored[intent_id] = intent
         self.holds = [i for i, pi in stored.items() if pi.status is Status.REQUIRES_CAPTURE]
