@@ -243,3 +243,24 @@ def test_an_events_previous_attributes_are_the_changed_fields_as_they_were_befor
         "metadata": {"a": "b"},
     }
     assert changed(after, before)["charges"] == [charge.model_dump(mode="json")]
+
+
+def test_an_event_does_not_report_the_authenticated_method_or_the_refunds() -> None:
+    """Refunds have events of their own, and which method passed 3-D Secure is the library's
+    bookkeeping: neither is in a payment intent event's ``previous_attributes``."""
+    from payment_intent.domain.events import changed
+    from payment_intent.domain.model import Refund
+
+    before = PaymentIntents().create(amount=1000, currency="usd")
+    refund = Refund(
+        id="re_1",
+        amount=500,
+        currency="usd",
+        payment_intent=before.id,
+        charge="ch_1",
+        status="succeeded",
+        created=before.created,
+        updated_at=before.created,
+    )
+    after = before.evolve(authenticated_payment_method="pm_card_visa", refunds=(refund,))
+    assert changed(before, after) == {}
