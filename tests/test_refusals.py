@@ -18,6 +18,8 @@ from payment_intent.domain.lifecycle import (
     CAPTURE,
     COMPLETE_ACTION,
     CONFIRM,
+    INCREMENT,
+    REFUND,
     SETTLE,
     UPDATE,
     Operation,
@@ -84,6 +86,12 @@ ATTEMPTS: dict[str, tuple[Operation, Callable[[PaymentIntents, str], object], st
     "cancel": (CANCEL, lambda svc, i: svc.cancel(i), None),
     "complete_action": (COMPLETE_ACTION, lambda svc, i: svc.complete_action(i), None),
     "settle": (SETTLE, lambda svc, i: svc.settle(i), None),
+    "increment_authorization": (
+        INCREMENT,
+        lambda svc, i: svc.increment_authorization(i, amount=6000),
+        None,
+    ),
+    "refund": (REFUND, lambda svc, i: svc.refund(i), None),
 }
 
 VERBS = {
@@ -95,6 +103,8 @@ VERBS = {
     "cancel": "canceled",
     "complete_action": "authenticated",
     "settle": "settled",
+    "increment_authorization": "incremented",
+    "refund": "refunded",
 }
 
 STATUSES = (

@@ -136,11 +136,14 @@ def run_all(
     args: argparse.Namespace,
     stages: tuple[tuple[str, ...], tuple[str, ...]],
 ) -> None:
+    wanted = "fast+slow" if stages[1] else "fast"
+
     def pending(mutant: Mutant) -> bool:
         cached = results.get(mutant.id)
         if cached is None or cached["digest"] != digest(root, mutant):
             return True
-        return args.recheck and cached["status"] == "survived"
+        met_fewer = wanted == "fast+slow" and cached.get("stages") == "fast"
+        return cached["status"] == "survived" and (args.recheck or met_fewer)
 
     todo = [m for m in found if pending(m)]
     print(f"{len(found)} mutants, {len(todo)} to run, {args.jobs} at a time", file=sys.stderr)
@@ -235,6 +238,8 @@ def run_mutant(
         "path": mutant.path,
         "line": mutant.line,
         "mutation": mutant.description,
+        # A survivor of the first stage alone may yet die in the second: say which it met.
+        "stages": "fast+slow" if stages[1] else "fast",
     }
 
 
@@ -318,6 +323,8 @@ def report(root: Path, found: list[Mutant], results: dict[str, Any], eq: dict[st
         for mutant in survivors:
             kind = classify(mutant, results, eq)
             why = eq.get(mutant.id, {}).get("reason", "")
+            if results[mutant.id].get("stages") == "fast":
+                kind += ", fast stage only"
             lines.append(
                 f"- `{mutant.id}` {mutant.path}:{mutant.line} ({mutant.scope}) "
                 f"{mutant.description} [{kind}]{': ' + why if why else ''}"
