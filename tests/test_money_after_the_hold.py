@@ -266,6 +266,24 @@ def test_the_window_closing_on_nothing_captured_cancels(
     assert (closed.status, closed.cancellation_reason) == ("canceled", "automatic")
 
 
+def test_the_window_closing_announces_success_for_part_captured_and_cancel_for_nothing(
+    service: PaymentIntents, clock: ManualClock
+) -> None:
+    part_captured = held(service)
+    service.capture(part_captured.id, amount_to_capture=400, final_capture=False)
+    nothing_captured = held(service, options={})
+    clock.advance(31 * DAY)
+    service.expire_authorizations()
+
+    def outcome(intent: PaymentIntent) -> list[str]:
+        ends = {"payment_intent.succeeded", "payment_intent.canceled"}
+        events = service.events(limit=100).data
+        return [e.type for e in events if e.intent_id == intent.id and e.type in ends]
+
+    assert outcome(part_captured) == ["payment_intent.succeeded"]
+    assert outcome(nothing_captured) == ["payment_intent.canceled"]
+
+
 def test_a_cancel_after_a_partial_capture_closes_the_hold(service: PaymentIntents) -> None:
     intent = held(service)
     service.capture(intent.id, amount_to_capture=250, final_capture=False)
