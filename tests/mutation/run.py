@@ -48,6 +48,7 @@ HERE = Path(__file__).resolve().parent
 DOMAIN = "payment_intent/domain"
 #: The domain-heavy tests, quickest to fail first; every mutant meets these.
 FAST = (
+    "tests/wire/test_diagram.py",
     "tests/test_transitions.py",
     "tests/test_refusals.py",
     "tests/test_money_after_the_hold.py",
