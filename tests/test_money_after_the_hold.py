@@ -326,6 +326,7 @@ def test_an_increment_raises_the_hold_and_keeps_its_window(service: PaymentInten
     intent = held(service)
     raised = service.increment_authorization(intent.id, amount=1500, description="late tip")
     assert (raised.amount, raised.amount_capturable, raised.description) == (1500, 1500, "late tip")
+    assert raised.status == "requires_capture", "the raised hold still waits for its capture"
     assert raised.capture_before_at == intent.capture_before_at
     assert raised.charges[-1].maximum_amount_capturable == 1800
     assert event_types(service)[-1] == "payment_intent.amount_capturable_updated"

@@ -146,6 +146,27 @@ def test_confirm_approved_with_automatic_capture_succeeds(
     assert event_types(svc, pi.id)[-1] == "payment_intent.succeeded"
 
 
+def test_asynchronous_capture_collects_at_once_like_automatic(svc: PaymentIntents) -> None:
+    pi = svc.create(
+        amount=5_000,
+        currency="eur",
+        capture_method="automatic_async",
+        payment_method="pm_card_visa",
+        confirm=True,
+    )
+    assert (pi.capture_method, pi.status, pi.amount_received) == (
+        "automatic_async",
+        Status.SUCCEEDED,
+        5_000,
+    )
+
+
+def test_payrex_has_no_asynchronous_capture(payrex: PaymentIntents) -> None:
+    with pytest.raises(InvalidRequestError) as refused:
+        payrex.create(amount=5_000, currency="php", capture_method="automatic_async")
+    assert (refused.value.code, refused.value.param) == ("parameter_invalid", "capture_method")
+
+
 def test_confirm_approved_with_manual_capture_holds_the_funds(
     svc: PaymentIntents, clock: ManualClock
 ) -> None:
@@ -382,6 +403,14 @@ def test_cancel_from_each_cancelable_status(
     assert (pi.cancellation_reason, pi.canceled_at) == ("abandoned", clock.now())
     assert pi.amount_capturable == 0
     assert event_types(svc, pi.id)[-1] == "payment_intent.canceled"
+
+
+@pytest.mark.parametrize(
+    "reason", ["duplicate", "fraudulent", "requested_by_customer", "abandoned"]
+)
+def test_cancel_records_each_reason_a_caller_may_give(svc: PaymentIntents, reason: str) -> None:
+    pi = svc.cancel(svc.create(amount=5_000, currency="eur").id, cancellation_reason=reason)
+    assert pi.cancellation_reason == reason
 
 
 def test_cancel_without_a_reason_leaves_it_null(svc: PaymentIntents) -> None:
