@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from payment_intent import InMemoryStore, ManualClock, PaymentIntents, Status
+from payment_intent.domain.profiles import get_profile
 from payment_intent.errors import (
     CardError,
     ConcurrencyError,
@@ -87,7 +88,17 @@ def test_a_wrong_type_or_value_is_named(
 
 @pytest.mark.parametrize(
     ("currency", "too_small", "smallest"),
-    [("eur", 49, 50), ("usd", 49, 50), ("gbp", 29, 30), ("jpy", 49, 50), ("kwd", 499, 500)],
+    [
+        ("eur", 49, 50),
+        ("usd", 49, 50),
+        ("gbp", 29, 30),
+        ("jpy", 49, 50),
+        ("kwd", 499, 500),
+        # no published minimum: 0.50 of the major unit, whatever the minor unit
+        ("php", 49, 50),
+        ("bif", 0, 1),
+        ("clf", 4_999, 5_000),
+    ],
 )
 def test_amount_bounds_follow_the_currency(
     svc: PaymentIntents, currency: str, too_small: int, smallest: int
@@ -100,6 +111,21 @@ def test_amount_bounds_follow_the_currency(
     assert_error(
         refused(svc.create, amount=100_000_000, currency=currency), "amount_too_large", "amount"
     )
+
+
+#: Stripe's published minimum charge amounts, in the currency's minor unit.
+PUBLISHED_MINIMUMS = {
+    "usd": 50, "aed": 200, "aud": 50, "bgn": 100, "brl": 50, "cad": 50, "chf": 50, "czk": 1500,
+    "dkk": 250, "eur": 50, "gbp": 30, "hkd": 400, "huf": 17500, "inr": 50, "jpy": 50, "mxn": 1000,
+    "myr": 200, "nok": 300, "nzd": 50, "pln": 200, "ron": 200, "sek": 300, "sgd": 50, "thb": 1000,
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(("currency", "smallest"), PUBLISHED_MINIMUMS.items())
+def test_a_currency_with_a_published_minimum_takes_exactly_that(
+    currency: str, smallest: int
+) -> None:
+    assert get_profile("casapay").amount_bounds(currency) == (smallest, 99_999_999)
 
 
 def test_amount_must_be_positive(svc: PaymentIntents) -> None:
