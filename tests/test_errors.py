@@ -195,9 +195,20 @@ def test_a_good_statement_descriptor_is_kept(svc: PaymentIntents) -> None:
     assert pi.statement_descriptor == "CASAPAY RENT 02"
 
 
+@pytest.mark.parametrize("descriptor", ["Rents", "R" * 22])
+def test_a_casapay_statement_descriptor_may_have_5_to_22_characters(
+    svc: PaymentIntents, descriptor: str
+) -> None:
+    pi = svc.create(amount=5_000, currency="eur", statement_descriptor=descriptor)
+    assert pi.statement_descriptor == descriptor
+
+
 def test_payrex_statement_descriptor_is_at_most_22_characters(payrex: PaymentIntents) -> None:
     assert payrex.create(
         amount=10_000, currency="PHP", statement_descriptor="X"
+    ).statement_descriptor
+    assert payrex.create(
+        amount=10_000, currency="PHP", statement_descriptor="X" * 22
     ).statement_descriptor
     error = refused(payrex.create, amount=10_000, currency="PHP", statement_descriptor="X" * 23)
     assert_error(error, "parameter_invalid", "statement_descriptor")

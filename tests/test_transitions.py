@@ -518,6 +518,30 @@ def test_payrex_wallets_redirect_then_capture_automatically(payrex: PaymentInten
     assert (pi.status, pi.amount_received) == (Status.SUCCEEDED, 10_000)
 
 
+def test_payrex_holds_a_card_but_collects_a_wallet_at_once_on_a_manual_capture_intent(
+    payrex: PaymentIntents,
+) -> None:
+    """Under PayRex only a card can be held: a wallet's approval is its capture."""
+    wallet = payrex.create(
+        amount=10_000,
+        currency="PHP",
+        capture_method="manual",
+        payment_method_types=["gcash"],
+        payment_method="pm_gcash",
+        confirm=True,
+    )
+    wallet = payrex.complete_action(wallet.id)
+    assert (wallet.status, wallet.amount_received) == (Status.SUCCEEDED, 10_000)
+    card = payrex.create(
+        amount=10_000,
+        currency="PHP",
+        capture_method="manual",
+        payment_method="pm_card_visa",
+        confirm=True,
+    )
+    assert card.status is Status.REQUIRES_CAPTURE
+
+
 @pytest.mark.parametrize("status", [Status.REQUIRES_PAYMENT_METHOD, Status.REQUIRES_CONFIRMATION])
 def test_payrex_cancels_awaiting_payment_method_only(
     payrex: PaymentIntents, status: Status
