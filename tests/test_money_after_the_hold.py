@@ -196,6 +196,36 @@ def test_payrex_refund_reasons_are_payrex_s(service: PaymentIntents) -> None:
     assert refused.value.param == "reason"
 
 
+REFUND_REASONS = {
+    "casapay": ("duplicate", "fraudulent", "requested_by_customer"),
+    "payrex": (
+        "fraudulent",
+        "requested_by_customer",
+        "product_out_of_stock",
+        "service_not_provided",
+        "product_was_damaged",
+        "service_misaligned",
+        "wrong_product_received",
+        "others",
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("profile", "reason"),
+    [(profile, reason) for profile, reasons in REFUND_REASONS.items() for reason in reasons],
+)
+def test_a_refund_keeps_each_reason_its_provider_offers(
+    clock: ManualClock, profile: str, reason: str
+) -> None:
+    service = PaymentIntents(InMemoryStore(), clock, profile=profile)
+    currency = "php" if profile == "payrex" else "usd"
+    intent = service.create(
+        amount=5000, currency=currency, payment_method="pm_card_visa", confirm=True
+    )
+    assert service.refund(intent.id, reason=reason).reason == reason
+
+
 # -- multicapture ------------------------------------------------------------------------------
 
 
