@@ -203,15 +203,33 @@ def test_a_casapay_statement_descriptor_may_have_5_to_22_characters(
     assert pi.statement_descriptor == descriptor
 
 
-def test_payrex_statement_descriptor_is_at_most_22_characters(payrex: PaymentIntents) -> None:
-    assert payrex.create(
-        amount=10_000, currency="PHP", statement_descriptor="X"
-    ).statement_descriptor
-    assert payrex.create(
-        amount=10_000, currency="PHP", statement_descriptor="X" * 22
-    ).statement_descriptor
+@pytest.mark.parametrize("descriptor", ["", "X", "12345", "Miete*", "東京 Store", "X" * 22])
+def test_a_payrex_statement_descriptor_is_any_text_of_at_most_22_characters(
+    payrex: PaymentIntents, descriptor: str
+) -> None:
+    pi = payrex.create(amount=10_000, currency="PHP", statement_descriptor=descriptor)
+    assert pi.statement_descriptor == descriptor
+
+
+def test_a_payrex_statement_descriptor_of_23_characters_is_refused(payrex: PaymentIntents) -> None:
     error = refused(payrex.create, amount=10_000, currency="PHP", statement_descriptor="X" * 23)
     assert_error(error, "parameter_invalid", "statement_descriptor")
+    assert error.message == "The statement descriptor must be at most 22 characters."
+
+
+def test_an_unknown_profile_is_refused_by_name() -> None:
+    with pytest.raises(InvalidRequestError) as refused_profile:
+        PaymentIntents(profile="stripe")
+    assert (refused_profile.value.code, refused_profile.value.param) == (
+        "parameter_invalid",
+        "profile",
+    )
+
+
+@pytest.mark.parametrize("kind", ["card", "gcash", "maya", "qrph"])
+def test_payrex_offers_cards_and_its_wallets(payrex: PaymentIntents, kind: str) -> None:
+    pi = payrex.create(amount=10_000, currency="PHP", payment_method_types=[kind])
+    assert pi.payment_method_types == (kind,)
 
 
 @pytest.mark.parametrize(
