@@ -484,3 +484,19 @@ def test_a_replay_never_shows_a_hold_that_has_lapsed(clock: ManualClock) -> None
     again = svc.create(**params, confirm=True, idempotency_key="hold-1")  # type: ignore[arg-type]
     assert again.id == first.id
     assert (again.status, again.cancellation_reason) == (Status.CANCELED, "automatic")
+
+
+def test_an_error_of_no_particular_kind_is_an_api_error_with_status_500() -> None:
+    error = PaymentIntentError("An unexpected error occurred.", code="api_error")
+    assert (error.type, error.http_status) == ("api_error", 500)
+
+
+def test_an_error_with_an_intent_is_a_copy_that_carries_the_intent(svc: PaymentIntents) -> None:
+    intent = svc.create(amount=5_000, currency="eur")
+    error = CardError("Your card was declined.", code="card_declined", decline_code="lost_card")
+    carried = error.with_intent(intent)
+    assert type(carried) is CardError
+    assert carried.to_dict() == {
+        **error.to_dict(),
+        "payment_intent": intent.model_dump(mode="json"),
+    }
