@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from typing import Any
 
 import pytest
@@ -500,3 +501,19 @@ def test_an_error_with_an_intent_is_a_copy_that_carries_the_intent(svc: PaymentI
         **error.to_dict(),
         "payment_intent": intent.model_dump(mode="json"),
     }
+
+
+def test_an_error_crosses_a_process_boundary_whole(svc: PaymentIntents) -> None:
+    """Pickled, as a process pool sends it back, an error keeps its class and every field."""
+    intent = svc.create(amount=5_000, currency="eur")
+    error = CardError(
+        "Your card was declined.",
+        code="card_declined",
+        param="payment_method",
+        http_status=402,
+        decline_code="lost_card",
+        payment_intent=intent,
+    )
+    copy = pickle.loads(pickle.dumps(error))
+    assert type(copy) is CardError
+    assert copy.to_dict() == error.to_dict()
