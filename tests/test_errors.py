@@ -517,3 +517,15 @@ def test_an_error_crosses_a_process_boundary_whole(svc: PaymentIntents) -> None:
     copy = pickle.loads(pickle.dumps(error))
     assert type(copy) is CardError
     assert copy.to_dict() == error.to_dict()
+
+
+def test_an_error_kept_for_a_retry_is_rebuilt_whole(svc: PaymentIntents) -> None:
+    """The idempotency record stores an error as data; a retry raises the same error again."""
+    intent = svc.create(amount=5_000, currency="eur")
+    error = InvalidRequestError(
+        "No such payment_intent: 'pi_x'", code="resource_missing", param="id", http_status=404
+    )
+    rebuilt = PaymentIntentError.from_dict(error.with_intent(intent).to_dict())
+    assert type(rebuilt) is InvalidRequestError
+    assert (rebuilt.http_status, rebuilt.payment_intent) == (404, intent)
+    assert rebuilt.to_dict() == error.with_intent(intent).to_dict()
