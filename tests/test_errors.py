@@ -8,8 +8,10 @@ from typing import Any
 import pytest
 
 from payment_intent import InMemoryStore, ManualClock, PaymentIntents, Status
+from payment_intent.domain.errors import parameter_unknown
 from payment_intent.domain.profiles import get_profile
 from payment_intent.errors import (
+    AuthenticationError,
     CardError,
     ConcurrencyError,
     IdempotencyError,
@@ -529,3 +531,28 @@ def test_an_error_kept_for_a_retry_is_rebuilt_whole(svc: PaymentIntents) -> None
     assert type(rebuilt) is InvalidRequestError
     assert (rebuilt.http_status, rebuilt.payment_intent) == (404, intent)
     assert rebuilt.to_dict() == error.with_intent(intent).to_dict()
+
+
+#: Each kind of error as the providers' error bodies have it: its type and its HTTP status.
+ERROR_KINDS = [
+    (InvalidRequestError, "invalid_request_error", 400),
+    (CardError, "card_error", 402),
+    (IdempotencyError, "idempotency_error", 400),
+    (AuthenticationError, "authentication_error", 401),
+    (ConcurrencyError, "api_error", 409),
+]
+
+
+@pytest.mark.parametrize(("kind", "type_", "status"), ERROR_KINDS)
+def test_each_kind_of_error_has_its_type_and_status_and_is_rebuilt_as_itself(
+    kind: type[PaymentIntentError], type_: str, status: int
+) -> None:
+    error = kind("Something was wrong.", code="some_code")
+    assert (error.type, error.http_status) == (type_, status)
+    assert type(PaymentIntentError.from_dict(error.to_dict())) is kind
+
+
+def test_an_unknown_parameter_is_named_with_its_own_code() -> None:
+    error = parameter_unknown("colour")
+    assert (error.code, error.param) == ("parameter_unknown", "colour")
+    assert error.message == "Received unknown parameter: colour"
