@@ -17,6 +17,7 @@ from payment_intent.errors import (
     IdempotencyError,
     InvalidRequestError,
     PaymentIntentError,
+    ProcessorUnavailableError,
     StorageUnavailableError,
 )
 from payment_intent.ports import Commit, IntegrityError, OperationalError
@@ -272,6 +273,15 @@ def test_payrex_card_restrictions(payrex: PaymentIntents) -> None:
     error = refused(payrex.confirm, pi.id, payment_method="pm_card_visa")
     assert_error(error, "parameter_invalid", "payment_method")
     assert "funding" in error.message
+    assert payrex.confirm(pi.id, payment_method="pm_card_visa_debit").status is Status.SUCCEEDED
+
+
+def test_payrex_refuses_a_card_whose_bin_is_not_allowed(payrex: PaymentIntents) -> None:
+    options = {"card": {"allowed_bins": ["400005"]}}
+    pi = payrex.create(amount=10_000, currency="PHP", payment_method_options=options)
+    error = refused(payrex.confirm, pi.id, payment_method="pm_card_visa")  # BIN 424242
+    assert_error(error, "parameter_invalid", "payment_method")
+    assert "allowed_bins" in error.message
     assert payrex.confirm(pi.id, payment_method="pm_card_visa_debit").status is Status.SUCCEEDED
 
 
@@ -541,6 +551,17 @@ ERROR_KINDS = [
     (AuthenticationError, "authentication_error", 401),
     (ConcurrencyError, "api_error", 409),
 ]
+
+
+@pytest.mark.parametrize(
+    ("kind", "type_", "status"),
+    [(StorageUnavailableError, "api_error", 503), (ProcessorUnavailableError, "api_error", 502)],
+)
+def test_an_unavailable_store_or_processor_is_an_api_error_with_its_status(
+    kind: type[PaymentIntentError], type_: str, status: int
+) -> None:
+    error = kind("Try again later.", code="some_code")
+    assert (error.type, error.http_status) == (type_, status)
 
 
 @pytest.mark.parametrize(("kind", "type_", "status"), ERROR_KINDS)
