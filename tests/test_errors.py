@@ -295,10 +295,11 @@ def test_an_unknown_intent_is_resource_missing(svc: PaymentIntents, operation: s
     assert error.payment_intent is None
 
 
-def test_an_unknown_payment_method_is_resource_missing(svc: PaymentIntents) -> None:
+@pytest.mark.parametrize("operation", ["confirm", "update"])
+def test_an_unknown_payment_method_is_resource_missing(svc: PaymentIntents, operation: str) -> None:
     pi = svc.create(amount=5_000, currency="eur")
     assert_error(
-        refused(svc.confirm, pi.id, payment_method="pm_nope"),
+        refused(getattr(svc, operation), pi.id, payment_method="pm_nope"),
         "resource_missing",
         "payment_method",
         404,
