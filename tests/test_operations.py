@@ -310,3 +310,9 @@ def test_an_amount_reads_in_the_currency_s_major_unit(
     amount: int, currency: str, shown: str
 ) -> None:
     assert in_major_units(amount, currency) == shown
+
+
+def test_an_empty_metadata_removes_every_key() -> None:
+    svc = PaymentIntents()
+    intent = svc.create(amount=1000, currency="usd", metadata={"order": "o-1", "shop": "s"})
+    assert svc.update(intent.id, metadata="").metadata == {}
