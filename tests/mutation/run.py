@@ -139,7 +139,7 @@ def run_all(
     args: argparse.Namespace,
     stages: tuple[tuple[str, ...], tuple[str, ...]],
 ) -> None:
-    wanted = "fast+slow" if stages[1] else "fast"
+    wanted = _stages_name(stages)
 
     def pending(mutant: Mutant) -> bool:
         cached = results.get(mutant.id)
@@ -147,7 +147,7 @@ def run_all(
             return True
         if mutant.id in equivalents:
             return False  # classified by hand: nothing a test could change
-        met_fewer = wanted == "fast+slow" and cached.get("stages") == "fast"
+        met_fewer = wanted != "fast" and cached.get("stages") == "fast"
         return cached["status"] == "survived" and (args.recheck or met_fewer)
 
     todo = [m for m in found if pending(m)]
@@ -201,6 +201,11 @@ def run_all(
                 )
 
 
+def _stages_name(stages: tuple[tuple[str, ...], tuple[str, ...]]) -> str:
+    """``fast``, or ``fast+`` the second stage's test files, as a result records them."""
+    return "+".join(["fast", *(Path(test).name for test in stages[1])])
+
+
 def imported_from(sandbox: Path, package: str) -> None:
     """Make sure the tests in ``sandbox`` import its copy of ``package``, not an installed one
     (an editable install of the main checkout, say), or every mutant would look alive."""
@@ -244,7 +249,7 @@ def run_mutant(
         "line": mutant.line,
         "mutation": mutant.description,
         # A survivor of the first stage alone may yet die in the second: say which it met.
-        "stages": "fast+slow" if stages[1] else "fast",
+        "stages": _stages_name(stages),
     }
 
 
