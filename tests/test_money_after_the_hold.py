@@ -249,6 +249,14 @@ def test_multicapture_collects_in_parts_and_the_final_capture_releases_the_rest(
         service.capture(intent.id, amount_to_capture=100)
 
 
+def test_a_feature_asked_never_is_reported_unavailable(service: PaymentIntents) -> None:
+    intent = held(service, options={"card": {"request_multicapture": "never"}})
+    assert (intent.charges[-1].multicapture, intent.charges[-1].overcapture) == (
+        "unavailable",
+        None,
+    )
+
+
 def test_final_capture_false_needs_multicapture(service: PaymentIntents) -> None:
     intent = held(service, pm="pm_card_visa_debit")
     assert intent.charges[-1].multicapture == "unavailable"
