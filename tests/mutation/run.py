@@ -100,8 +100,14 @@ def main(argv: list[str] | None = None) -> int:
     if not args.report:
         stages = (_split(args.fast), _split(args.slow))
         run_all(root, found, results, equivalents, args, stages)
-    print(report(root, found, results, equivalents))
+    # A result of an older version of a module is not this version's: it counts as not run.
+    current = {m.id: results[m.id] for m in found if _is_current(root, m, results)}
+    print(report(root, found, current, equivalents))
     return 0
+
+
+def _is_current(root: Path, mutant: Mutant, results: dict[str, Any]) -> bool:
+    return mutant.id in results and results[mutant.id]["digest"] == digest(root, mutant)
 
 
 def _split(text: str) -> tuple[str, ...]:
