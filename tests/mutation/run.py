@@ -238,7 +238,8 @@ def run_mutant(
     timeout: float,
 ) -> dict[str, Any]:
     target = sandbox / mutant.path
-    original = (root / mutant.path).read_bytes()
+    # The sandbox's copy, taken with the mutants at the start: the checkout may change meanwhile.
+    original = target.read_bytes()
     target.write_bytes(mutant.apply(original))
     try:
         outcome = run_tests(sandbox, stages[0], seed, timeout)
@@ -250,7 +251,7 @@ def run_mutant(
         target.write_bytes(original)
     return {
         **outcome,
-        "digest": digest(root, mutant),
+        "digest": digest(sandbox, mutant),
         "path": mutant.path,
         "line": mutant.line,
         "mutation": mutant.description,
