@@ -281,12 +281,6 @@ def test_an_intent_and_its_metadata_cannot_be_changed_in_place() -> None:
     assert pickle.loads(pickle.dumps(intent)) == intent
 
 
-@pytest.mark.parametrize("usage", ["off_session", "on_session"])
-def test_setup_future_usage_is_recorded(usage: str) -> None:
-    intent = PaymentIntents().create(amount=1000, currency="usd", setup_future_usage=usage)
-    assert intent.setup_future_usage == usage
-
-
 def test_the_latest_charge_is_the_newest_attempt() -> None:
     svc = PaymentIntents()
     intent = svc.create(amount=1000, currency="usd")

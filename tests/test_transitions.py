@@ -84,6 +84,12 @@ def test_create_with_confirm_and_no_payment_method_stores_nothing(
     assert svc.events().data == []
 
 
+@pytest.mark.parametrize("usage", ["off_session", "on_session"])
+def test_setup_future_usage_is_recorded_and_stored(svc: PaymentIntents, usage: str) -> None:
+    pi = svc.create(amount=5_000, currency="eur", setup_future_usage=usage)
+    assert svc.retrieve(pi.id).setup_future_usage == usage
+
+
 # -- update ------------------------------------------------------------------------------------
 
 
