@@ -639,7 +639,7 @@ def _serve(args: argparse.Namespace, dialect: str) -> int:
         DEFAULT_TEST_KEY,
         forward_to,
         hooks_beside,
-        start_delivery,
+        start_serve_delivery,
     )
 
     configured = [*args.api_key, *os.environ.get(KEYS_ENV, "").split(",")]
@@ -706,7 +706,8 @@ def _serve(args: argparse.Namespace, dialect: str) -> int:
             raise _ServeError(f"--forward-to: {error.message}") from None
         test_schedule = _schedule(RetrySchedule.for_test_mode(), args)
         live_schedule = _schedule(RetrySchedule.for_live_mode(), args)
-        worker = start_delivery(api, test_schedule, live_schedule)
+        live_at = _store_url(args.live_db) if args.live_db else None
+        worker = start_serve_delivery(api, store_url, live_at, test_schedule, live_schedule)
         # Reads show a lapsed hold canceled at once; the sweep stores it and emits its event.
         sweeper = PeriodicSweep(api.services.values()).start()
         host, port = str(server.server_address[0]), int(server.server_address[1])

@@ -92,3 +92,25 @@ def parse_event_id(event: str) -> tuple[str, int, int] | None:
     parsed = head[4:], int(version), int(rest)
     # Only the exact spelling event_id makes: not "007", not other scripts' digits.
     return parsed if event_id(*parsed) == event else None
+
+
+def charge_id(intent_id: str, version: int) -> str:
+    """The id of the charge that version ``version`` of an intent made (one command, one charge
+    at most).
+
+    Derived rather than random, as event ids are: a refund may name only the charge
+    (``POST /v1/refunds`` with ``charge``), and the charge's id then says which intent holds it,
+    so no store keeps an index of charges (see :func:`charge_owner`). A re-decided attempt makes
+    the same charge again.
+    """
+    return f"ch_{intent_id.removeprefix('pi_')}_{version}"
+
+
+def charge_owner(charge: str) -> str | None:
+    """The id of the intent whose charge :func:`charge_id` named ``charge``, else ``None``."""
+    head, _, version = charge.rpartition("_")
+    if not head.startswith("ch_") or not version.isascii() or not version.isdigit():
+        return None
+    intent_id = "pi_" + head[3:]
+    # Only the exact spelling charge_id makes.
+    return intent_id if charge_id(intent_id, int(version)) == charge else None

@@ -16,6 +16,7 @@ from payment_intent.domain.params import (
     AdvanceClockParams,
     CancelParams,
     CaptureParams,
+    ChargeEdit,
     ConfirmParams,
     CreateParams,
     EventListParams,
@@ -24,9 +25,9 @@ from payment_intent.domain.params import (
     ListParams,
     NoParams,
     OutcomeParams,
-    RefundEdit,
     RefundListParams,
     RefundParams,
+    RefundUpdateParams,
     RetrieveParams,
     SearchParams,
     UpdateParams,
@@ -82,6 +83,7 @@ _INTENT = "/payment_intents/{id}"
 _HELPER = "/test_helpers/payment_intents/{id}"
 _ENDPOINT = "/webhook_endpoints/{id}"
 _WEBHOOK = "/webhooks/{id}"
+_REFUND = "/refunds/{id}"
 
 
 def _webhook_spec(
@@ -162,6 +164,12 @@ WEBHOOK_SPECS: tuple[OperationSpec, ...] = (
         test_helper=True,
     ),
 )  # fmt: skip
+
+#: The refund edits each dialect routes: PayRex updates a refund with PUT, as its SDK does, and has
+#: no route to cancel one.
+_REFUND_EDITS: dict[str, dict[str, tuple[Endpoint, ...]]] = {
+    "update_refund": {"payrex": (Endpoint("PUT", "/refunds/{id}"),)},
+}
 
 OPERATIONS: dict[str, OperationSpec] = {
     spec.name: spec
@@ -348,7 +356,7 @@ OPERATIONS: dict[str, OperationSpec] = {
             mutates=True,
             keyed=True,
             names_intent=True,
-            endpoints={},
+            endpoints={"casapay": (Endpoint("POST", f"{_INTENT}/increment_authorization"),)},
         ),
         OperationSpec(
             "refund",
@@ -357,7 +365,9 @@ OPERATIONS: dict[str, OperationSpec] = {
             mutates=True,
             keyed=True,
             names_intent=True,
-            endpoints={},
+            # CasaPay names the intent (or its charge) in the body, as Stripe does; PayRex names
+            # the Payment to refund (payment_id).
+            endpoints=_both("POST", "/refunds"),
         ),
         OperationSpec(
             "retrieve_refund",
@@ -366,7 +376,7 @@ OPERATIONS: dict[str, OperationSpec] = {
             mutates=False,
             keyed=False,
             names_intent=False,
-            endpoints={},
+            endpoints={"casapay": (Endpoint("GET", _REFUND),)},
         ),
         OperationSpec(
             "list_refunds",
@@ -375,24 +385,49 @@ OPERATIONS: dict[str, OperationSpec] = {
             mutates=False,
             keyed=False,
             names_intent=False,
-            endpoints={},
+            endpoints={"casapay": (Endpoint("GET", "/refunds"),)},
         ),
+        # The parameters each takes on the wire; the service runs them as a RefundEdit.
         *(
             OperationSpec(
                 name,
                 summary,
-                RefundEdit,
+                params,
                 mutates=True,
                 keyed=True,
                 names_intent=False,
-                endpoints={},
+                endpoints={"casapay": (Endpoint("POST", path),), **_REFUND_EDITS.get(name, {})},
                 test_helper=name == "settle_refund",
             )
-            for name, summary in (
-                ("update_refund", "change a refund's metadata"),
-                ("cancel_refund", "withdraw a pending refund"),
-                ("settle_refund", "test mode: a pending refund succeeds (succeed=false: fails)"),
+            for name, summary, params, path in (
+                ("update_refund", "change a refund's metadata", RefundUpdateParams, _REFUND),
+                ("cancel_refund", "withdraw a pending refund", NoParams, f"{_REFUND}/cancel"),
+                (
+                    "settle_refund",
+                    "test mode: a pending refund succeeds (succeed=false: fails)",
+                    OutcomeParams,
+                    f"/test_helpers{_REFUND}/settle",
+                ),
             )
+        ),
+        # A charge is PayRex's Payment (pay_...), read and annotated by its own id.
+        OperationSpec(
+            "retrieve_charge",
+            "one payment (charge) by id",
+            NoParams,
+            mutates=False,
+            keyed=False,
+            names_intent=False,
+            endpoints={"payrex": (Endpoint("GET", "/payments/{id}"),)},
+        ),
+        OperationSpec(
+            "update_charge",
+            "change a payment's (charge's) metadata",
+            ChargeEdit,
+            mutates=True,
+            keyed=True,
+            names_intent=False,
+            endpoints={"payrex": (Endpoint("PUT", "/payments/{id}"),)},
         ),
         OperationSpec(
             "expire",

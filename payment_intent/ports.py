@@ -162,8 +162,9 @@ class ListQuery:
     A store returns at most ``limit`` items.
 
     ``now`` is the time of the request: a hold whose ``capture_before_at`` is at or before it has
-    lapsed, so for the ``status`` filter it counts as ``canceled``, not ``requires_capture``, even
-    while the sweep has not yet written its expiry out. The items are returned as stored.
+    lapsed, so for the ``status`` filter it counts as ``canceled`` (as ``succeeded`` when part of
+    it was captured: its ``amount_received`` is above 0), not ``requires_capture``, even while the
+    sweep has not yet written its expiry out. The items are returned as stored.
     """
 
     limit: int

@@ -112,19 +112,35 @@ def _untitled(page: Path) -> list[Block]:
     return [b for b in python_blocks(page) if runnable(b) and b.title is None]
 
 
+#: Runs a page's untitled blocks in order in one namespace, as a session would: each is compiled
+#: under the page's name and padded to its line, so a traceback points at the page.
+_SESSION = """
+import json, sys
+namespace = {"__name__": sys.argv[2]}
+for line, code in json.load(open(sys.argv[1])):
+    exec(compile("\\n" * line + code, sys.argv[3], "exec"), namespace)
+"""
+
+
 @pytest.mark.parametrize("page", [p for p in PAGES if _untitled(p)], ids=page_id)
-def test_the_untitled_examples_of_a_page_run_in_order(
-    page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_untitled_examples_of_a_page_run_in_order(page: Path, tmp_path: Path) -> None:
+    """In a process of its own, as a reader's session is: what one page's examples set up
+    (servers, clients, module state) never reaches another test."""
     blocks = _untitled(page)
-    monkeypatch.chdir(tmp_path)
-    namespace: dict[str, object] = {"__name__": f"docs_{page.stem.replace('-', '_')}"}
     for block in blocks:
         reason = missing_requirement(block)
         if reason:
             pytest.skip(reason)
-        padded = "\n" * (block.line) + block.code  # tracebacks point at the page's own lines
-        exec(compile(padded, str(block.page), "exec"), namespace)
+    (tmp_path / "blocks.json").write_text(json.dumps([[b.line, b.code] for b in blocks]))
+    name = f"docs_{page.stem.replace('-', '_')}"
+    done = subprocess.run(
+        [sys.executable, "-c", _SESSION, "blocks.json", name, str(page)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 def _test_modules() -> list[Block]:

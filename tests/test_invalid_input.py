@@ -17,8 +17,10 @@ from payment_intent.testing.strategies import (
     invalid_capture_params,
     invalid_confirm_params,
     invalid_create_params,
+    invalid_increment_params,
     invalid_intent_ids,
     invalid_list_params,
+    invalid_refund_params,
     invalid_update_params,
 )
 
@@ -32,6 +34,20 @@ def _seed(service: PaymentIntents, operation: str) -> PaymentIntent:
     profile = service.profile.name
     currency = "php" if profile == "payrex" else "eur"
     service.create(amount=HOLD, currency=currency, metadata={"order": "o-1"}, idempotency_key="k1")
+    if operation == "refund":  # a payment collected in full, refundable in full
+        return service.create(
+            amount=HOLD, currency=currency, payment_method="pm_card_visa", confirm=True
+        )
+    if operation == "increment_authorization":  # a CasaPay hold granted increments
+        increments = {"card": {"request_incremental_authorization": "if_available"}}
+        return service.create(
+            amount=HOLD,
+            currency=currency,
+            capture_method="manual",
+            payment_method="pm_card_visa",
+            payment_method_options=increments,
+            confirm=True,
+        )
     if operation != "capture":
         return service.create(amount=HOLD, currency=currency)
     manual: dict[str, Any] = (
@@ -54,12 +70,20 @@ def _strategy(operation: str, profile: str) -> st.SearchStrategy[InvalidParams]:
         "capture": invalid_capture_params(profile, amount_capturable=HOLD),
         "cancel": invalid_cancel_params(profile),
         "list": invalid_list_params(profile),
+        "refund": invalid_refund_params(profile, refundable=HOLD),
     }
+    if profile == "casapay":
+        by_operation["increment_authorization"] = invalid_increment_params(profile, amount=HOLD)
     strategy = by_operation[operation]
     if operation in ("create", "list"):
         return strategy
-    # An operation on one intent may also be pointed at an intent that is not there.
-    return st.one_of(strategy, invalid_intent_ids())
+    # An operation on one intent may also be pointed at an intent that is not there, with
+    # parameters that are otherwise valid (an increment requires its new total).
+    required = {"amount": HOLD + 1} if operation == "increment_authorization" else {}
+    elsewhere = invalid_intent_ids().map(
+        lambda d: InvalidParams({**required, **d.params}, d.code, d.param)
+    )
+    return st.one_of(strategy, elsewhere)
 
 
 def _call(
@@ -72,12 +96,16 @@ def _call(
     return getattr(service, operation)(target, **params)
 
 
-OPERATIONS = ["create", "update", "confirm", "capture", "cancel", "list"]
+OPERATIONS = ["create", "update", "confirm", "capture", "cancel", "list", "refund"]
+#: Incremental authorization is CasaPay's alone: PayRex captures a hold once.
+CASES = [
+    *((profile, operation) for profile in ("casapay", "payrex") for operation in OPERATIONS),
+    ("casapay", "increment_authorization"),
+]
 
 
 @pytest.mark.payment_intent_stores("memory")  # byte-for-byte snapshots are the in-memory store's
-@pytest.mark.parametrize("operation", OPERATIONS)
-@pytest.mark.parametrize("profile", ["casapay", "payrex"])
+@pytest.mark.parametrize(("profile", "operation"), CASES)
 @settings(
     max_examples=60,
     deadline=None,

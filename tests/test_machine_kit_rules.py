@@ -24,7 +24,7 @@ REPEATABLE = settings(
 
 def test_the_machine_runs_every_kit_rule_unless_told_otherwise() -> None:
     assert "confirm" in PaymentIntentMachine.kit_rules
-    assert len(PaymentIntentMachine.kit_rules) == 15
+    assert len(PaymentIntentMachine.kit_rules) == 20
 
 
 def test_a_subclass_runs_only_the_kit_rules_it_keeps() -> None:

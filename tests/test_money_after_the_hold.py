@@ -12,6 +12,7 @@ import pytest
 from payment_intent import PaymentIntents
 from payment_intent.adapters.clocks import ManualClock
 from payment_intent.adapters.memory import InMemoryStore
+from payment_intent.adapters.sqlite import SQLiteStore
 from payment_intent.domain.errors import CardError, InvalidRequestError
 from payment_intent.domain.holds import MAX_CAPTURES, MAX_INCREMENTS
 from payment_intent.domain.model import PaymentIntent
@@ -295,6 +296,21 @@ def test_the_window_closing_on_a_partly_captured_hold_succeeds_for_that_part(
     assert service.retrieve_refund(released.id) == released
 
 
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_before_the_sweep_a_list_filters_a_closed_hold_as_it_ends(
+    clock: ManualClock, tmp_path: Any, kind: str
+) -> None:
+    store = InMemoryStore() if kind == "memory" else SQLiteStore(tmp_path / "intents.db")
+    service = PaymentIntents(store, clock)
+    partly = held(service)
+    service.capture(partly.id, amount_to_capture=400, final_capture=False)
+    untouched = held(service)
+    clock.advance(31 * DAY)
+    assert [i.id for i in service.list(status="succeeded")] == [partly.id]
+    assert [i.id for i in service.list(status="canceled")] == [untouched.id]
+    assert list(service.list(status="requires_capture")) == []
+
+
 def test_the_window_closing_on_nothing_captured_cancels(
     service: PaymentIntents, clock: ManualClock
 ) -> None:
@@ -444,3 +460,20 @@ def test_payrex_keeps_its_single_capture(service: PaymentIntents) -> None:
         )
     assert refused.value.param == "payment_method_options[card][request_multicapture]"
     assert len(payrex.list()) == 0
+
+
+def test_a_refund_that_names_a_charge_must_name_the_one_that_collected(
+    service: PaymentIntents,
+) -> None:
+    intent = service.create(amount=1000, currency="usd")
+    with pytest.raises(CardError):
+        service.confirm(intent.id, payment_method="pm_card_visa_chargeDeclined")
+    paid_now = service.confirm(intent.id, payment_method="pm_card_visa")
+    declined, collected = paid_now.charges
+    with pytest.raises(InvalidRequestError) as refused:
+        service.refund(intent.id, charge=declined.id)
+    assert refused.value.param == "charge"
+    with pytest.raises(InvalidRequestError) as unknown:
+        service.refund(intent.id, charge="ch_unknown_1")
+    assert (unknown.value.code, unknown.value.param) == ("resource_missing", "charge")
+    assert service.refund(intent.id, charge=collected.id).charge == collected.id

@@ -9,19 +9,13 @@ from hypothesis import settings
 from hypothesis.stateful import run_state_machine_as_test
 
 from payment_intent import PaymentIntent
+from payment_intent.domain.model import Refund
 from payment_intent.errors import CardError, PaymentIntentError
 from payment_intent.testing.machine import Call, PaymentIntentMachine
 from tests.reference_model import Model, Ref, Refused
 
-INTENT_OPERATIONS = {
-    "confirm",
-    "capture",
-    "cancel",
-    "update",
-    "complete_action",
-    "settle",
-    "retrieve",
-}
+#: Operations on a refund, by its id: the model finds the intent that holds it.
+REFUND_OPERATIONS = {"settle_refund", "cancel_refund", "update_refund"}
 
 
 class ModelledMachine(PaymentIntentMachine):
@@ -30,6 +24,8 @@ class ModelledMachine(PaymentIntentMachine):
     def __init__(self) -> None:
         super().__init__()
         self.model = Model(self.profile)
+        #: refund id -> the id of the intent that holds it
+        self.model_refunds: dict[str, str] = {}
 
     def check_call(self, call: Call) -> None:
         super().check_call(call)
@@ -49,7 +45,14 @@ class ModelledMachine(PaymentIntentMachine):
                 self.model.intents[intent.id] = ref
                 self._expect_outcome(result, declined)
                 return
-            ref = self.model.intents[call.args[0]]
+            self.model.check_params(call.operation, call.kwargs)
+            if call.operation in REFUND_OPERATIONS:
+                owner = self.model_refunds.get(call.args[0])
+                if owner is None:
+                    raise Refused("resource_missing")
+                ref = self.model.intents[owner]
+            else:
+                ref = self.model.intents[call.args[0]]
             if call.operation != "retrieve":  # a read shows a lapsed hold; a command stores it
                 self.model.expire_due(ref, now)
             declined = self._apply(call, ref, now)
@@ -71,7 +74,28 @@ class ModelledMachine(PaymentIntentMachine):
             case "settle":
                 self.model.settle(ref, kwargs["succeed"], now)
             case "capture":
-                self.model.capture(ref, kwargs.get("amount_to_capture"))
+                final = kwargs.get("final_capture", True)
+                self.model.capture(ref, kwargs.get("amount_to_capture"), final)
+            case "increment_authorization":
+                return self.model.increment(ref, kwargs["amount"])
+            case "refund":
+                # The refund's id is the service's to choose; the model predicts the rest.
+                made = call.result.id if isinstance(call.result, Refund) else "re_refused"
+                status = self.model.refund(ref, made, kwargs.get("amount"), kwargs.get("reason"))
+                assert isinstance(call.result, Refund), f"model expected a refund: {call.result!r}"
+                assert call.result.status == status, (call.result, status)
+                self.model_refunds[made] = call.args[0]
+                return "refund"
+            case "settle_refund":
+                to = "succeeded" if kwargs["succeed"] else "failed"
+                self.model.move_refund(ref, call.args[0], to)
+                return "refund"
+            case "cancel_refund":
+                self.model.move_refund(ref, call.args[0], "canceled")
+                return "refund"
+            case "update_refund":
+                self.model.move_refund(ref, call.args[0], None)
+                return "refund"
             case "cancel":
                 self.model.cancel(ref, kwargs.get("cancellation_reason"))
             case "update":
@@ -84,7 +108,9 @@ class ModelledMachine(PaymentIntentMachine):
 
     @staticmethod
     def _expect_outcome(result: Any, declined: str | None) -> None:
-        if declined is not None:
+        if declined == "refund":
+            assert isinstance(result, Refund), f"model expected a refund, got {result!r}"
+        elif declined is not None:
             assert isinstance(result, CardError), f"model expected a decline, got {result!r}"
             assert result.code == declined
         else:

@@ -48,6 +48,13 @@ DRAWN = {
     "invalid_intent_ids": "strategies.invalid_intent_ids()",
     "unknown_parameter_names": "strategies.unknown_parameter_names",
     "checkout_sequences": "strategies.checkout_sequences({profile!r})",
+    "flexible_acquiring_options": "strategies.flexible_acquiring_options('casapay')",
+    "refund_reasons": "strategies.refund_reasons({profile!r})",
+    "capture_params": "strategies.capture_params({profile!r}, 5_000, multicapture=True)",
+    "increment_params": "strategies.increment_params('casapay', 'eur', 5_000)",
+    "refund_params": "strategies.refund_params({profile!r}, 5_000)",
+    "invalid_refund_params": "strategies.invalid_refund_params({profile!r})",
+    "invalid_increment_params": "strategies.invalid_increment_params('casapay')",
 }
 CURRENCY = {"casapay": "eur", "payrex": "php"}
 

@@ -101,4 +101,6 @@ def test_the_stateful_example_catches_a_double_submit_that_marks_a_paid_order_un
     )
     assert "1 failed" in output, output
     steps = [m[1] for m in re.finditer(r"state\.(\w+)\(", output)]
-    assert steps.count("customer_pays") >= 2, output
+    # Paid twice: by the shop's own form both times, or once by the kit's confirm.
+    assert "customer_pays" in steps, output
+    assert steps.count("customer_pays") + steps.count("confirm") >= 2, output

@@ -1,5 +1,5 @@
-"""What the SQL stores share: the row shape of an intent, an event, an idempotency record and a
-claim, and the query that serves a list page.
+"""What the SQL stores share: the row shape of an intent, an event, an idempotency record, a
+claim and a refund's index entry, and the queries that serve a list page.
 
 SQLite and PostgreSQL differ only in their placeholder (``?`` / ``%s``) and in a few DDL words, so
 the rules that must agree between them (which columns are indexed, how a page is cut, how ties are
@@ -15,7 +15,14 @@ from pydantic_core import PydanticSerializationError, to_json
 
 from payment_intent.domain.model import Event, PaymentIntent
 from payment_intent.domain.status import Status
-from payment_intent.ports import Claim, Commit, IdempotencyRecord, IntegrityError, ListQuery
+from payment_intent.ports import (
+    Claim,
+    Commit,
+    IdempotencyRecord,
+    IntegrityError,
+    ListQuery,
+    RefundQuery,
+)
 
 #: The status whose intents the expiry sweep visits; a literal in SQL so partial indexes apply.
 HELD = Status.REQUIRES_CAPTURE.value
@@ -27,6 +34,7 @@ UNREPRESENTABLE = (UnicodeError, OverflowError, PydanticSerializationError)
 
 IntentRow = tuple[str, int, int, str | None, str, int | None, str]
 ClaimRow = tuple[str, str, int, str, str, str | None, str, int, int]
+RefundRow = tuple[str, str, str, int]
 
 CLAIM_COLUMNS = (
     "intent_id, attempt_id, expected_version, operation, params, idempotency_key, fingerprint,"
@@ -123,6 +131,7 @@ def load_claim(row: tuple[Any, ...]) -> Claim:
 def list_sql(
     query: ListQuery,
     placeholder: str,
+    received: str,
     body: str = "body",
     lapsed_index: str = "",
     limit_each_arm: bool = False,
@@ -134,12 +143,13 @@ def list_sql(
     ``(customer, status, created, id)``: a page is a bounded walk of one index, whatever the table
     holds. The cursors are row-value comparisons, which both databases answer from the index.
 
-    A hold whose ``capture_before_at`` is at or before ``query.now`` has lapsed and counts as
-    canceled. ``requires_capture`` walks its index past the lapsed holds; ``canceled`` is the union
-    of its own index walk and the lapsed holds found through the partial expiry index
-    (``lapsed_index`` names it for SQLite; ``limit_each_arm`` gives each arm its own ORDER BY and
-    LIMIT, for PostgreSQL). Either way the extra rows are the holds the sweep has not yet expired,
-    which it keeps few.
+    A hold whose ``capture_before_at`` is at or before ``query.now`` has lapsed: it counts as
+    canceled, or as succeeded when part of it was captured (``received``, the database's
+    expression for the body's ``amount_received``, is above 0). ``requires_capture`` walks its
+    index past the lapsed holds; ``canceled`` and ``succeeded`` are the union of their own index
+    walk and the lapsed holds found through the partial expiry index (``lapsed_index`` names it for
+    SQLite; ``limit_each_arm`` gives each arm its own ORDER BY and LIMIT, for PostgreSQL). Either
+    way the extra rows are the holds the sweep has not yet expired, which it keeps few.
     """
     p = placeholder
     # ``before`` walks up from the cursor (oldest first); the service turns the page around.
@@ -169,23 +179,24 @@ def list_sql(
         )
         return sql, params
 
-    if query.status is Status.CANCELED:
+    if query.status in (Status.CANCELED, Status.SUCCEEDED):
         # Both arms come out in page order (the first from its index, the second sorted from the
         # few lapsed holds), and the union stops once the page is full. SQLite's union merges
         # its arms lazily; PostgreSQL's planner walks the index only for an arm with its own
         # ORDER BY and LIMIT, and would otherwise read every canceled intent and sort them.
-        canceled, canceled_params = select(f"status = '{CANCELED}'", [])
+        ended, ended_params = select(f"status = '{Status(query.status).value}'", [])
+        captured = "=" if query.status is Status.CANCELED else ">"
         lapsed, lapsed_params = select(
-            f"status = '{HELD}' AND capture_before_at <= {p}",
+            f"status = '{HELD}' AND capture_before_at <= {p} AND {received} {captured} 0",
             [query.now],
             f" {lapsed_index}" if lapsed_index else "",
         )
         if limit_each_arm:
-            sql = f"({canceled}{order}) UNION ALL ({lapsed}{order}){order}"
-            params = [*canceled_params, query.limit, *lapsed_params, query.limit]
+            sql = f"({ended}{order}) UNION ALL ({lapsed}{order}){order}"
+            params = [*ended_params, query.limit, *lapsed_params, query.limit]
             return sql, [*params, query.limit]
-        sql = f"{canceled} UNION ALL {lapsed}{order}"
-        return sql, [*canceled_params, *lapsed_params, query.limit]
+        sql = f"{ended} UNION ALL {lapsed}{order}"
+        return sql, [*ended_params, *lapsed_params, query.limit]
     if query.status is Status.REQUIRES_CAPTURE:
         status = f"status = '{HELD}' AND (capture_before_at IS NULL OR capture_before_at > {p})"
         sql, params = select(status, [query.now])
@@ -194,6 +205,47 @@ def list_sql(
     else:
         sql, params = select("", [])
     return sql + order, [*params, query.limit]
+
+
+def refund_rows(intent: PaymentIntent) -> list[RefundRow]:
+    """``(id, intent_id, charge_id, created)`` of every refund the intent holds: the index entries
+    a commit of the intent writes where they are missing. None of the four ever changes, so an
+    entry written once stays right for every later version of the refund."""
+    return [(refund.id, intent.id, refund.charge, refund.created) for refund in intent.refunds]
+
+
+def refunds_sql(query: RefundQuery, placeholder: str) -> tuple[str, list[Any]]:
+    """The SELECT for one page of refunds, returning ``(id, intent_id)`` rows, and its parameters.
+
+    As for intents, equality filters come first and ``(created, id)`` last, matching the indexes
+    ``(created, id)``, ``(intent_id, created, id)`` and ``(charge_id, created, id)``, each of which
+    also carries the other columns a page needs: a page is a bounded walk of one index. Both
+    filters at once walk either of the two (a charge has one intent, so either walk reads the
+    charge's refunds at most).
+    """
+    p = placeholder
+    where: list[str] = []
+    params: list[Any] = []
+    if query.payment_intent is not None:
+        where.append(f"intent_id = {p}")
+        params.append(query.payment_intent)
+    if query.charge is not None:
+        where.append(f"charge_id = {p}")
+        params.append(query.charge)
+    if query.after is not None:
+        where.append(f"(created, id) < ({p}, {p})")
+        params.extend(query.after)
+    if query.before is not None:
+        where.append(f"(created, id) > ({p}, {p})")
+        params.extend(query.before)
+    # ``before`` walks up from the cursor (oldest first); the service turns the page around.
+    direction = "ASC" if query.before is not None else "DESC"
+    sql = (
+        "SELECT id, intent_id FROM payment_intent_refunds"
+        + (" WHERE " + " AND ".join(where) if where else "")
+        + f" ORDER BY created {direction}, id {direction} LIMIT {p}"
+    )
+    return sql, [*params, query.limit]
 
 
 def check_claim_shape(commit: Commit) -> None:

@@ -118,11 +118,12 @@ class InMemoryStore:
     def list_intents(self, query: ListQuery) -> list[PaymentIntent]:
         newest_first = query.before is None
         with self._lock:
-            if query.status is Status.CANCELED:
-                # A lapsed hold is canceled for the filter: merge those in, in the same order.
+            if query.status in (Status.CANCELED, Status.SUCCEEDED):
+                # A lapsed hold is canceled for the filter, or succeeded when part of it was
+                # captured: merge those in, in the same order.
                 found: Iterable[Position] = heapq.merge(
-                    self._walk(query, Status.CANCELED),
-                    self._lapsed(query),
+                    self._walk(query, query.status),
+                    self._lapsed(query, captured=query.status is Status.SUCCEEDED),
                     reverse=newest_first,
                 )
             elif query.status is Status.REQUIRES_CAPTURE:
@@ -155,9 +156,10 @@ class InMemoryStore:
             low, high, inclusive=(True, False), reverse=query.before is None
         )
 
-    def _lapsed(self, query: ListQuery) -> list[Position]:
-        """The lapsed holds within the query's bounds, in its order: found through the index of
-        live holds, so this costs what the holds the sweep has not yet expired cost."""
+    def _lapsed(self, query: ListQuery, *, captured: bool) -> list[Position]:
+        """The lapsed holds within the query's bounds, part captured or not, in its order: found
+        through the index of live holds, so this costs what the holds the sweep has not yet
+        expired cost."""
         low, high = _bounds(query)
         due = self._holds.irange(maximum=(query.now + 1, ""), inclusive=(True, False))
         positions = []
@@ -165,7 +167,8 @@ class InMemoryStore:
             intent = self._intents[intent_id]
             position = (intent.created, intent.id)
             if (
-                query.customer in (None, intent.customer)
+                (intent.amount_received > 0) == captured
+                and query.customer in (None, intent.customer)
                 and (low is None or low <= position)
                 and (high is None or position < high)
             ):

@@ -53,6 +53,7 @@ from payment_intent.ports import (
     IntegrityError,
     ListQuery,
     OperationalError,
+    RefundQuery,
     StorageError,
 )
 
@@ -197,6 +198,29 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
                 RETURN gone;
             END
         $$""",
+    ),
+    # 4: the refund index. Refunds live in their intent's body; this table finds the intent of a
+    # refund id and lists refunds newest first, overall, by intent and by charge. Each list index
+    # INCLUDEs the columns a page returns or filters on, so a page is an index-only walk. Refunds
+    # an intent already holds (written before this step) are indexed from its body.
+    (
+        """CREATE TABLE payment_intent_refunds (
+            id text COLLATE "C" PRIMARY KEY,
+            intent_id text COLLATE "C" NOT NULL,
+            charge_id text COLLATE "C" NOT NULL,
+            created bigint NOT NULL
+        )""",
+        """CREATE INDEX payment_intent_refunds_by_created
+            ON payment_intent_refunds (created, id) INCLUDE (intent_id)""",
+        """CREATE INDEX payment_intent_refunds_by_intent
+            ON payment_intent_refunds (intent_id, created, id) INCLUDE (charge_id)""",
+        """CREATE INDEX payment_intent_refunds_by_charge
+            ON payment_intent_refunds (charge_id, created, id) INCLUDE (intent_id)""",
+        """INSERT INTO payment_intent_refunds (id, intent_id, charge_id, created)
+            SELECT refund->>'id', payment_intents.id, refund->>'charge',
+                (refund->>'created')::bigint
+            FROM payment_intents, json_array_elements(payment_intents.body->'refunds') AS refund
+            ON CONFLICT (id) DO NOTHING""",
     ),
 )
 
@@ -491,7 +515,7 @@ class PostgresStore:
         return _sql.load_claim(row) if row is not None else None
 
     def list_intents(self, query: ListQuery) -> list[PaymentIntent]:
-        statement, params = _sql.list_sql(query, "%s", body="body::text", limit_each_arm=True)
+        statement, params = list_statement(query)
         # Never prepared: the right index depends on the values (a rare status walks its own
         # index, a common one may walk (created, id)), and a prepared statement may settle on
         # one generic plan for every value. Planning a page costs a fraction of a millisecond.
@@ -510,6 +534,19 @@ class PostgresStore:
             ).fetchall()
         )
         return [intent_id for (intent_id,) in rows]
+
+    def refund_owner(self, refund_id: str) -> str | None:
+        row = self._repeatable(
+            lambda connection: connection.execute(
+                "SELECT intent_id FROM payment_intent_refunds WHERE id = %s", (refund_id,)
+            ).fetchone()
+        )
+        return str(row[0]) if row is not None else None
+
+    def list_refunds(self, query: RefundQuery) -> list[tuple[str, str]]:
+        statement, params = _sql.refunds_sql(query, "%s")
+        rows = self._repeatable(lambda connection: connection.execute(statement, params).fetchall())
+        return [(refund_id, intent_id) for refund_id, intent_id in rows]
 
     def event_position(self, event_id: str) -> int | None:
         row = self._repeatable(
@@ -701,6 +738,16 @@ _INTENT_SQL = {
             AND claimed_by IS NOT DISTINCT FROM %(own_attempt)s
         RETURNING 1""",
 }
+# The written intent's refunds, indexed where they are not yet (an entry never changes). After the
+# intent, which it refers to: nothing is indexed for an intent that was not written.
+_REFUNDS_SQL = """indexed AS (
+        INSERT INTO payment_intent_refunds (id, intent_id, charge_id, created)
+        SELECT refund.id, %(id)s::text, refund.charge_id, refund.created
+        FROM unnest(%(refund_ids)s::text[], %(refund_charges)s::text[],
+            %(refund_created)s::bigint[]) AS refund (id, charge_id, created)
+        WHERE EXISTS (SELECT FROM intent)
+        ON CONFLICT (id) DO NOTHING
+    )"""
 # Up to two records that expired by the new one's time. The check refers to it, which runs it
 # before the counter is locked (a CTE that only reads runs when read), and the statement returns
 # how many went.
@@ -778,10 +825,11 @@ def _commit_sql(
     new_claim: bool | None,
     keyed_claim: bool,
     purge: bool,
+    refunds: bool,
 ) -> str:
     """The one statement for a commit of this shape (``new_intent`` / ``new_claim`` are ``None``
     when the commit writes no intent / takes no claim; ``purge``: its record deletes expired ones,
-    and the statement returns how many).
+    and the statement returns how many; ``refunds``: its intent holds refunds to index).
 
     The check makes the statement fail, and so roll back as a whole, when a part found its row
     taken: ``payment_intent_commit_check`` raises the SQLSTATE that says which.
@@ -797,6 +845,8 @@ def _commit_sql(
     if new_intent is not None:
         parts.append(f"intent AS ({_INTENT_SQL[new_intent]})")
         intent = "EXISTS (SELECT FROM intent)"
+        if refunds:
+            parts.append(_REFUNDS_SQL)
     if record:
         after_intent = "WHERE EXISTS (SELECT FROM intent)" if new_intent is not None else ""
         parts.append(_RECORD_SQL.format(after_intent=after_intent))
@@ -849,6 +899,12 @@ def _statement(commit: Commit, purged_until: int | None = None) -> tuple[str, di
                 expected=commit.expected_version,
                 own_attempt=params["settles_attempt"] if own else None,
             )
+            refunds = _sql.refund_rows(intent)
+            params.update(
+                refund_ids=[refund[0] for refund in refunds],
+                refund_charges=[refund[2] for refund in refunds],
+                refund_created=[refund[3] for refund in refunds],
+            )
         if record is not None:
             key, fingerprint, record_created, expires_at, response = _sql.record_row(record)
             params.update(
@@ -889,6 +945,7 @@ def _statement(commit: Commit, purged_until: int | None = None) -> tuple[str, di
         None if claim is None else claim.expected_version == 0,
         claim is not None and claim.idempotency_key is not None,
         _purges(commit, purged_until),
+        intent is not None and bool(intent.refunds),
     )
     return shape, params
 
@@ -932,3 +989,14 @@ def _landed_statement(commit: Commit) -> tuple[str, tuple[Any, ...]]:
             (commit.events[0].id,),
         )
     return "SELECT true", ()
+
+
+def list_statement(query: ListQuery) -> tuple[str, list[Any]]:
+    """The SQL of one list page on this store, and its parameters (its plan is tested)."""
+    return _sql.list_sql(
+        query,
+        "%s",
+        received="(body->>'amount_received')::bigint",
+        body="body::text",
+        limit_each_arm=True,
+    )

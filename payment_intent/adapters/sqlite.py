@@ -1,6 +1,7 @@
 """The SQLite store: the embedded default for anything that must outlive the process.
 
-One database file holds intents, their events, idempotency records and claims. The file runs in WAL
+One database file holds intents, their events, idempotency records, claims and the index of the
+refunds the intents hold. The file runs in WAL
 mode, so readers never wait for the writer, with ``synchronous=NORMAL``: a crashed process loses
 nothing it committed (a power cut may lose the last few commits, never consistency). Several
 threads and several processes may share a file: each write is one ``BEGIN IMMEDIATE``
@@ -27,6 +28,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from payment_intent.adapters import _sql
 from payment_intent.domain.errors import parameter_invalid
@@ -39,6 +41,7 @@ from payment_intent.ports import (
     IntegrityError,
     ListQuery,
     OperationalError,
+    RefundQuery,
     StorageError,
 )
 
@@ -121,6 +124,30 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """CREATE INDEX payment_intent_idempotency_by_expiry
             ON payment_intent_idempotency (expires_at)""",
     ),
+    # 4: the refund index. Refunds live in their intent's body; this table finds the intent of a
+    # refund id and lists refunds newest first, overall, by intent and by charge. Clustered on
+    # the refund id (WITHOUT ROWID), and each list index also holds the columns a page returns or
+    # filters on, so a page reads its own index entries and nothing else. Refunds an intent
+    # already holds (written before this step) are indexed from its body.
+    (
+        """CREATE TABLE payment_intent_refunds (
+            id TEXT PRIMARY KEY,
+            intent_id TEXT NOT NULL,
+            charge_id TEXT NOT NULL,
+            created INTEGER NOT NULL
+        ) WITHOUT ROWID""",
+        """CREATE INDEX payment_intent_refunds_by_created
+            ON payment_intent_refunds (created, id, intent_id)""",
+        """CREATE INDEX payment_intent_refunds_by_intent
+            ON payment_intent_refunds (intent_id, created, id, charge_id)""",
+        """CREATE INDEX payment_intent_refunds_by_charge
+            ON payment_intent_refunds (charge_id, created, id, intent_id)""",
+        """INSERT INTO payment_intent_refunds (id, intent_id, charge_id, created)
+            SELECT json_extract(refund.value, '$.id'), payment_intents.id,
+                json_extract(refund.value, '$.charge'), json_extract(refund.value, '$.created')
+            FROM payment_intents, json_each(payment_intents.body, '$.refunds') AS refund
+            WHERE true ON CONFLICT (id) DO NOTHING""",
+    ),
 )
 
 #: Pages the write-ahead log may grow to before a commit copies it back into the database file.
@@ -187,6 +214,11 @@ _INSERT_CLAIM = (
     " ON CONFLICT DO NOTHING"
 )
 _SETTLE = "DELETE FROM payment_intent_claims WHERE intent_id = ? AND attempt_id = ?"
+# Every refund of the written intent, indexed where it is not yet: entries never change.
+_INDEX_REFUND = (
+    "INSERT INTO payment_intent_refunds (id, intent_id, charge_id, created)"
+    " VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING"
+)
 
 _IDLE_CONNECTIONS = 8
 
@@ -355,9 +387,7 @@ class SQLiteStore:
         return _sql.load_claim(row) if row is not None else None
 
     def list_intents(self, query: ListQuery) -> list[PaymentIntent]:
-        # INDEXED BY: without statistics the planner may walk the status index for the lapsed
-        # holds; the partial expiry index holds only live holds, so its walk is the lapsed ones.
-        sql, params = _sql.list_sql(query, "?", lapsed_index="INDEXED BY payment_intents_due")
+        sql, params = list_statement(query)
         with self._connection() as connection:
             rows = connection.execute(sql, params).fetchall()
         return [PaymentIntent.model_validate_json(body) for _, _, body in rows]
@@ -373,6 +403,19 @@ class SQLiteStore:
                 (now, limit),
             ).fetchall()
         return [intent_id for (intent_id,) in rows]
+
+    def refund_owner(self, refund_id: str) -> str | None:
+        with self._connection() as connection:
+            row = connection.execute(
+                "SELECT intent_id FROM payment_intent_refunds WHERE id = ?", (refund_id,)
+            ).fetchone()
+        return str(row[0]) if row is not None else None
+
+    def list_refunds(self, query: RefundQuery) -> list[tuple[str, str]]:
+        sql, params = _sql.refunds_sql(query, "?")
+        with self._connection() as connection:
+            rows = connection.execute(sql, params).fetchall()
+        return [(refund_id, intent_id) for refund_id, intent_id in rows]
 
     def event_position(self, event_id: str) -> int | None:
         with self._connection() as connection:
@@ -458,13 +501,14 @@ class SQLiteStore:
 class _Rows:
     """A commit's rows, serialised (the intent once: the events' snapshots are the same text)."""
 
-    __slots__ = ("claim", "events", "expected", "intent", "record", "settles")
+    __slots__ = ("claim", "events", "expected", "intent", "record", "refunds", "settles")
 
     def __init__(self, commit: Commit) -> None:
         intent, self.expected = commit.intent, commit.expected_version
         if intent is not None and intent.version != self.expected + 1:
             raise _sql.bad_version(intent, self.expected)
         self.intent = _sql.intent_row(intent) if intent is not None else None
+        self.refunds = _sql.refund_rows(intent) if intent is not None else []
         self.events = [_sql.event_row(event) for event in commit.events]
         record = commit.idempotency
         self.record = _sql.record_row(record) if record is not None else None
@@ -483,7 +527,7 @@ def _rows(commit: Commit) -> _Rows:
 
 def _write(connection: sqlite3.Connection, rows: _Rows, purged_until: int | None) -> int | None:
     """The statements of one commit, inside the caller's write transaction, each checking what
-    the ones before it left: settle, intent, record, claim, events.
+    the ones before it left: settle, intent and its refunds' index entries, record, claim, events.
 
     Returns the record's ``created`` when its purge left no expired record (``purged_until``:
     the latest such time known, when the purge need not look at all)."""
@@ -514,6 +558,8 @@ def _write(connection: sqlite3.Connection, rows: _Rows, purged_until: int | None
                 ).rowcount
         if written != 1:
             raise _sql.version_conflict(intent_id, expected)
+        if rows.refunds:
+            connection.executemany(_INDEX_REFUND, rows.refunds)
     emptied = None
     if record is not None:
         # Each record written deletes up to two expired ones, so the table stays about one
@@ -568,3 +614,15 @@ def _is_busy(error: sqlite3.OperationalError) -> bool:
         sqlite3.SQLITE_BUSY,
         sqlite3.SQLITE_LOCKED,
     ) or "locked" in str(error)
+
+
+def list_statement(query: ListQuery) -> tuple[str, list[Any]]:
+    """The SQL of one list page on this store, and its parameters (its plan is tested)."""
+    # INDEXED BY: without statistics the planner may walk the status index for the lapsed holds;
+    # the partial expiry index holds only live holds, so its walk is the lapsed ones.
+    return _sql.list_sql(
+        query,
+        "?",
+        received="json_extract(body, '$.amount_received')",
+        lapsed_index="INDEXED BY payment_intents_due",
+    )

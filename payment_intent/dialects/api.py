@@ -317,7 +317,7 @@ class Api:
     ) -> dict[str, Any]:
         dialect = self.dialect
         url = f"{dialect.prefix}/payment_intents"
-        answered = dialect.answer(operation, service, intent_id, params)
+        answered = dialect.answer(operation, service, intent_id, params, idempotency_key)
         if answered is not None:
             return answered
         if operation == "create":

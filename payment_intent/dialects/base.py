@@ -106,7 +106,7 @@ class Dialect(ABC):
         if not params:
             return {}
         renames, hidden = self._renames_and_hidden(operation)
-        allowed = parameter_names(operation) - self.unspoken.get("*", frozenset())
+        allowed = self.accepted(operation) - self.unspoken.get("*", frozenset())
         allowed -= self.unspoken.get(operation, frozenset())
         canonical: dict[str, Any] = {}
         for key, value in params.items():
@@ -115,9 +115,18 @@ class Dialect(ABC):
                 raise parameter_unknown(key)
             canonical[name] = self.nested_to_canonical(name, value)
         if form:
-            types = _FORM_SPECS[operation]
+            types = self.form_types(operation)
             canonical = {k: coerce(v, types[k]) if k in types else v for k, v in canonical.items()}
         return canonical
+
+    def accepted(self, operation: str) -> frozenset[str]:
+        """The canonical parameters ``operation`` takes on this wire: the registry's, unless the
+        provider's request has a shape of its own (PayRex's ``POST /refunds``)."""
+        return parameter_names(operation)
+
+    def form_types(self, operation: str) -> dict[str, Spec]:
+        """How form strings are read for ``operation``'s parameters on this wire."""
+        return _FORM_SPECS[operation]
 
     def nested_to_canonical(self, name: str, value: Any) -> Any:
         """Rename inside a hash parameter; the default dialect keeps nested names."""
@@ -168,10 +177,16 @@ class Dialect(ABC):
         return params
 
     def answer(
-        self, operation: str, service: PaymentIntents, object_id: str, params: dict[str, Any]
+        self,
+        operation: str,
+        service: PaymentIntents,
+        object_id: str,
+        params: dict[str, Any],
+        idempotency_key: str | None = None,
     ) -> dict[str, Any] | None:
-        """Answer an operation only this dialect routes (CasaPay: Stripe's search, events list and
-        payment methods), or ``None`` for the operations every dialect shares."""
+        """Answer an operation only this dialect routes (CasaPay: Stripe's search, events list,
+        payment methods and refunds; PayRex: refunds and payments), or ``None`` for the operations
+        every dialect shares. ``idempotency_key`` is the request's, for the commands among them."""
         return None
 
     def finish_response(self, operation: str, body: dict[str, Any]) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable, Mapping
-from contextvars import ContextVar
+from contextvars import ContextVar, copy_context
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -25,6 +25,7 @@ from payment_intent.dialects import (
     search_query,
     stripe_lists,
     stripe_objects,
+    stripe_refunds,
     versions,
 )
 from payment_intent.dialects.base import Dialect, Route, routes_for
@@ -39,7 +40,7 @@ from payment_intent.domain.errors import (
     parameter_invalid,
     resource_missing,
 )
-from payment_intent.domain.model import ClientPaymentIntent, Event, PaymentIntent
+from payment_intent.domain.model import ClientPaymentIntent, Event, PaymentIntent, Refund
 from payment_intent.domain.outcomes import PaymentMethod
 from payment_intent.domain.params import EventListParams, NoParams, SearchParams, parse
 from payment_intent.domain.profiles import CASAPAY
@@ -69,6 +70,8 @@ ROOTS: dict[str, str] = {
     "retrieve_event": "event",
     "retrieve_payment_method": "payment_method",
     "advance_clock": "clock",
+    **dict.fromkeys(stripe_refunds.OPERATIONS, "refund"),
+    "list_refunds": "refund_list",
 }
 
 _NEWER_GRAPH = {
@@ -102,6 +105,11 @@ class CasaPay(Dialect):
     profile = CASAPAY
     routes: ClassVar[tuple[Route, ...]] = routes_for("casapay")
     renames: ClassVar[Mapping[str, Mapping[str, str]]] = {}
+    #: A refund's ``description`` and ``remarks`` are PayRex's; Stripe's refund has metadata only.
+    unspoken: ClassVar[Mapping[str, frozenset[str]]] = {
+        "refund": frozenset({"description", "remarks"}),
+        "update_refund": frozenset({"description", "remarks"}),
+    }
 
     def credentials(self, headers: Mapping[str, str]) -> str | None:
         """Bearer, or Basic with the key as the user name and no password (``curl -u KEY:``),
@@ -124,6 +132,12 @@ class CasaPay(Dialect):
     def to_canonical(self, operation: str, params: dict[str, Any], *, form: bool) -> dict[str, Any]:
         # ``expand`` is about the answer, not the operation: kept aside for read_request.
         expand = params.pop("expand", None) if "expand" in params else None
+        # What a refund is of is not one of the refund's own parameters: kept aside too.
+        targets = (
+            {name: params.pop(name) for name in stripe_refunds.TARGETS if name in params}
+            if operation == "refund"
+            else {}
+        )
         for name in CONNECT_PARAMETERS.intersection(params):
             raise parameter_invalid(
                 name,
@@ -133,7 +147,7 @@ class CasaPay(Dialect):
         canonical = super().to_canonical(operation, params, form=form)
         if expand is not None:
             canonical["expand"] = coerce(expand, ListOf(STR)) if form else expand
-        return canonical
+        return {**canonical, **targets}
 
     def nested_to_canonical(self, name: str, value: Any) -> Any:
         # Stripe's per-method override is payment_method_options[card][capture_method].
@@ -191,9 +205,19 @@ class CasaPay(Dialect):
         return params
 
     def answer(
-        self, operation: str, service: PaymentIntents, object_id: str, params: dict[str, Any]
+        self,
+        operation: str,
+        service: PaymentIntents,
+        object_id: str,
+        params: dict[str, Any],
+        idempotency_key: str | None = None,
     ) -> dict[str, Any] | None:
-        """Stripe's search, events list, event and payment method: reads only CasaPay routes."""
+        """Stripe's search, events list, event and payment method, which only CasaPay routes,
+        and its refunds (``/v1/refunds``)."""
+        if operation in stripe_refunds.OPERATIONS:
+            return stripe_refunds.answer(
+                operation, service, object_id, params, idempotency_key, self._refund
+            )
         if operation not in STRIPE_READS:
             return None
         return self._stripe_read(operation, service, object_id, params)
@@ -296,6 +320,14 @@ class CasaPay(Dialect):
     def render_intent(self, intent: PaymentIntent) -> dict[str, Any]:
         return self._intent(intent)
 
+    def _refund(self, refund: Refund, holder: PaymentIntent) -> dict[str, Any]:
+        """A refund; its intent is kept for ``expand[]=charge`` and ``payment_intent``."""
+        request = _REQUEST.get()
+        if request is None:
+            return stripe_objects.refund(refund, holder, DEFAULT_VIEW)
+        request.intents[holder.id] = holder
+        return stripe_objects.refund(refund, holder, request.view)
+
     def render_client_intent(self, intent: ClientPaymentIntent) -> dict[str, Any]:
         return {
             "id": intent.id,
@@ -326,8 +358,22 @@ class CasaPay(Dialect):
 
     def render_event(self, event: Event) -> dict[str, Any]:
         view = self._view()
+        if event.refund is not None:
+            data, previous = stripe_refunds.event_object(event, view)
+            return stripe_objects.event(event, data, previous, view)
         data = stripe_objects.intent(event.data, view)
         return stripe_objects.event(event, data, self.previous_attributes(event), view)
+
+    def render_event_in(self, event: Event, api_version: str) -> dict[str, Any]:
+        """An event in ``api_version`` outside any request (a webhook to an endpoint of that
+        version)."""
+
+        def rendered() -> dict[str, Any]:
+            view = View(versions.of_endpoint(api_version), DEFAULT_VIEW.methods)
+            _REQUEST.set(_Request(view, event.data.livemode))
+            return self.render_event(event)
+
+        return copy_context().run(rendered)
 
     def render_events(self, page: Page[Event], url: str) -> dict[str, Any]:
         return _list([self.render_event(event) for event in page], page.has_more, url)

@@ -91,6 +91,21 @@ GRAPH: dict[str, dict[str, str]] = {
         "source": _ALWAYS_NULL,
     },
     "payment_method": {"customer": _NOT_MODELLED, "billing_details": _PLAIN, "card": _PLAIN},
+    "refund": {
+        "charge": "charge",
+        "payment_intent": "payment_intent",
+        **dict.fromkeys(
+            (
+                "balance_transaction",
+                "failure_balance_transaction",
+                "source_transfer_reversal",
+                "transfer_reversal",
+            ),
+            _ALWAYS_NULL,
+        ),
+        "destination_details": _PLAIN,
+    },
+    "refund_list": {"data": "refund"},
     "intent_list": {"data": "payment_intent"},
     "event_list": {"data": "event"},
     "event": {},

@@ -12,12 +12,13 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from payment_intent.dialects import payrex_money
 from payment_intent.dialects.base import Dialect, Route, routes_for
+from payment_intent.dialects.forms import Spec, form_spec
 from payment_intent.domain.errors import PaymentIntentError, parameter_invalid
 from payment_intent.domain.model import (
-    Charge,
     ClientPaymentIntent,
     Event,
     NextAction,
@@ -27,6 +28,9 @@ from payment_intent.domain.model import (
 from payment_intent.domain.profiles import PAYREX
 from payment_intent.domain.status import EventType, Status
 from payment_intent.service import Page
+
+if TYPE_CHECKING:
+    from payment_intent.service import PaymentIntents
 
 #: Canonical status → PayRex status. Two canonical statuses share ``awaiting_payment_method``.
 STATUSES: dict[Status, str] = {
@@ -42,6 +46,7 @@ STATUSES: dict[Status, str] = {
 #: Canonical event type → PayRex event type, where PayRex names it differently.
 EVENT_TYPES: dict[str, str] = {
     EventType.AMOUNT_CAPTURABLE_UPDATED.value: "payment_intent.awaiting_capture",
+    EventType.CHARGE_REFUNDED.value: "payment.refunded",
 }
 
 #: Canonical error code → PayRex error code. Codes PayRex has no word for pass through.
@@ -58,7 +63,8 @@ ERROR_CODES: dict[str, str] = {
     "secret_key_required": "authentication_invalid",
 }
 
-_PAYMENT_STATUSES = {"succeeded": "paid", "failed": "failed", "pending": "pending"}
+#: How form strings are read on PayRex's refund route, whose request is its own.
+_REFUND_FORM: dict[str, Spec] = form_spec(payrex_money.RefundRequest)
 
 
 class PayRex(Dialect):
@@ -75,6 +81,8 @@ class PayRex(Dialect):
             "customer_id": "customer",
         },
         "capture": {"amount": "amount_to_capture"},
+        # A Payment's id names its intent (payrex_money).
+        "refund": {"payment_id": "payment_intent"},
         # The browser step of the test helpers takes either spelling.
         "attach": {"payment_method": "payment_method"},
     }
@@ -91,7 +99,8 @@ class PayRex(Dialect):
                 "statement_descriptor_suffix",
             }
         ),
-        "capture": frozenset({"metadata"}),
+        # PayRex captures a hold once: no multicapture.
+        "capture": frozenset({"metadata", "final_capture"}),
     }
 
     def credentials(self, headers: Mapping[str, str]) -> str | None:
@@ -105,6 +114,23 @@ class PayRex(Dialect):
             return None
         user, _, _ = decoded.partition(":")
         return user or None
+
+    def accepted(self, operation: str) -> frozenset[str]:
+        return payrex_money.ACCEPTED.get(operation) or super().accepted(operation)
+
+    def form_types(self, operation: str) -> dict[str, Spec]:
+        return _REFUND_FORM if operation == "refund" else super().form_types(operation)
+
+    def answer(
+        self,
+        operation: str,
+        service: PaymentIntents,
+        object_id: str,
+        params: dict[str, Any],
+        idempotency_key: str | None = None,
+    ) -> dict[str, Any] | None:
+        """Refunds and payments, answered by the ``payrex_money`` module."""
+        return payrex_money.answer(operation, service, object_id, params, idempotency_key)
 
     def status_filter(self, value: Any) -> Any:
         if not isinstance(value, str):
@@ -187,12 +213,18 @@ class PayRex(Dialect):
         return _list([self.render_intent(intent) for intent in page], page.has_more)
 
     def render_event(self, event: Event) -> dict[str, Any]:
+        """An event carries the resource it is about: a refund's events their Refund, and
+        ``payment.refunded`` the Payment, as PayRex's do; every other event the intent."""
+        if event.refund is not None:
+            data, previous = payrex_money.event_data(event)
+        else:
+            data, previous = self.render_intent(event.data), self.previous_attributes(event)
         return {
             "id": event.id,
             "resource": "event",
             "type": EVENT_TYPES.get(event.type, event.type),
-            "data": self.render_intent(event.data),
-            "previous_attributes": self.previous_attributes(event),
+            "data": data,
+            "previous_attributes": previous,
             "livemode": event.data.livemode,
             "created_at": event.created,
             "updated_at": event.created,
@@ -221,27 +253,8 @@ class PayRex(Dialect):
         """The latest *complete* attempt: a payment still pending is not reported yet."""
         for charge in reversed(intent.charges):
             if charge.status != "pending":
-                return _payment(charge, intent)
+                return payrex_money.render_payment(charge, intent)
         return None
-
-
-def _payment(charge: Charge, intent: PaymentIntent) -> dict[str, Any]:
-    return {
-        "id": charge.id,
-        "resource": "payment",
-        "amount": charge.amount,
-        "amount_captured": charge.amount_captured,
-        "amount_refunded": charge.amount_refunded,
-        "captured": charge.captured,
-        "currency": intent.currency.upper(),
-        "status": _PAYMENT_STATUSES[charge.status],
-        "payment_intent_id": intent.id,
-        "payment_method": {"id": charge.payment_method, "type": charge.payment_method_type},
-        "failure_code": charge.failure_code,
-        "livemode": intent.livemode,
-        "created_at": charge.created,
-        "updated_at": charge.created,
-    }
 
 
 def _payment_error(error: PaymentError | None) -> dict[str, Any] | None:

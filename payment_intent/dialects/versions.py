@@ -209,3 +209,14 @@ def _date_of(value: str) -> str | None:
 def _is_day(date: str) -> bool:
     year, month, day = (int(part) for part in date.split("-"))
     return 1 <= month <= 12 and 1 <= day <= 31 and year >= 2024
+
+
+def of_endpoint(name: str) -> ApiVersion:
+    """A webhook endpoint's version, read by its date alone: an endpoint may name any release date
+    (the changes it falls after decide the shapes), so a delivery never fails on its version."""
+    date = name[:10]
+    return ApiVersion(
+        name,
+        latest_charge=date >= _LATEST_CHARGE_FROM,
+        automatic_async=date >= _AUTOMATIC_ASYNC_FROM,
+    )

@@ -176,7 +176,6 @@ def increment(
             f"This PaymentIntent's hold has been incremented {MAX_INCREMENTS} times, the most "
             "it allows.",
             code="payment_intent_unexpected_state",
-            param="amount",
         )
     if params.amount <= intent.amount:
         raise parameter_invalid(

@@ -105,6 +105,8 @@ class Charge(BaseModel):
     maximum_amount_capturable: int | None = None
     captures: int = 0
     increments: int = 0
+    #: What the merchant notes on the payment itself (PayRex's Payment ``metadata``).
+    metadata: Annotated[dict[str, str], AfterValidator(FrozenDict)] = NO_METADATA
 
     @property
     def refunded(self) -> bool:

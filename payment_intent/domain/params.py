@@ -411,6 +411,8 @@ RefundReasonName = Literal[
 class RefundParams(BaseModel):
     model_config = _CLOSED
 
+    #: The charge to refund, when the caller named one: it must be the one that collected.
+    charge: Id | None = None
     #: What to send back; all that is left to refund when omitted.
     amount: Amount | None = None
     #: PayRex asks for the currency; it must be the charge's.
@@ -481,6 +483,21 @@ class RefundEdit(BaseModel):
     refund: Id
     changes: RefundUpdateParams = RefundUpdateParams()
     move: Literal["succeed", "fail", "cancel"] | None = None
+
+
+class ChargeUpdateParams(BaseModel):
+    model_config = _CLOSED
+
+    metadata: Metadata | Clear | None = None
+
+
+class ChargeEdit(BaseModel):
+    """A change to one of an intent's charges (PayRex's Payment), as the service runs it."""
+
+    model_config = _CLOSED
+
+    charge: Id
+    changes: ChargeUpdateParams = ChargeUpdateParams()
 
 
 class RefundListParams(BaseModel):

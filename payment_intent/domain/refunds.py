@@ -65,6 +65,15 @@ def refund(
     """
     require(REFUND, intent.status)
     charge = intent.latest_charge
+    if params.charge is not None and (charge is None or params.charge != charge.id):
+        if all(c.id != params.charge for c in intent.charges):
+            raise resource_missing("charge", "charge", params.charge)
+        # Only the latest attempt can have collected: an earlier one failed or was replaced.
+        raise parameter_invalid(
+            "charge",
+            f"Charge {params.charge} is an earlier attempt of {intent.id} that collected "
+            "nothing; refund its latest charge (or name the PaymentIntent) instead.",
+        )
     if charge is None or charge.amount_captured == 0:
         raise InvalidRequestError(
             f"PaymentIntent {intent.id} has collected nothing to refund: cancel it to release "

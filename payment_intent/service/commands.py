@@ -12,12 +12,12 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from payment_intent.domain import aggregate, holds, refunds
+from payment_intent.domain import aggregate, charges, holds, refunds
 from payment_intent.domain.decisions import Decision
 from payment_intent.domain.model import PaymentIntent
 from payment_intent.domain.outcomes import PaymentMethod
 from payment_intent.domain.profiles import Profile
-from payment_intent.ids import new_client_secret, new_id
+from payment_intent.ids import charge_id, new_client_secret, new_id
 from payment_intent.ports import Processor
 
 
@@ -70,7 +70,7 @@ def decide(
             now=now,
             livemode=context.livemode,
             attempt_id=attempt_id,
-            charge_id=new_id("ch"),
+            charge_id=charge_id(new_intent_id, 1),
         )
     assert intent is not None  # every other command names an intent
     if command.operation == "update":
@@ -79,7 +79,13 @@ def decide(
     if command.operation in ("confirm", "attach"):
         method = context.method(params.payment_method or intent.payment_method)
         return aggregate.confirm(
-            profile, intent, params, method, now=now, attempt_id=attempt_id, charge_id=new_id("ch")
+            profile,
+            intent,
+            params,
+            method,
+            now=now,
+            attempt_id=attempt_id,
+            charge_id=charge_id(intent.id, intent.version + 1),
         )
     attached = context.method(intent.payment_method)
     if command.operation == "capture":
@@ -102,6 +108,8 @@ def decide(
         if params.move is None:
             return refunds.update(intent, params.refund, params.changes, now)
         return refunds.move(intent, params.refund, params.move, now)
+    if command.operation == "update_charge":
+        return charges.annotate(intent, params, now)
     if command.operation == "complete_action":
         return aggregate.complete_action(
             profile,
@@ -110,7 +118,7 @@ def decide(
             attached,
             now=now,
             attempt_id=attempt_id,
-            charge_id=new_id("ch"),
+            charge_id=charge_id(intent.id, intent.version + 1),
         )
     if command.operation == "settle":
         return aggregate.settle(
@@ -120,6 +128,6 @@ def decide(
             attached,
             now=now,
             attempt_id=attempt_id,
-            charge_id=new_id("ch"),
+            charge_id=charge_id(intent.id, intent.version + 1),
         )
     raise ValueError(f"{command.operation} is not a command")

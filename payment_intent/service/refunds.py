@@ -1,7 +1,8 @@
 """The refund operations of the service: create, read, list, edit, cancel, and settle in test mode.
 
 A refund lives in its intent's aggregate; the store's refund index finds the intent that holds a
-refund, and pages through refunds newest first. Each change to a refund is a command on that intent.
+refund, and pages through refunds newest first. Each change to a refund is a command on that intent,
+as is a change to one of its charges' metadata.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from payment_intent.domain import refunds
 from payment_intent.domain.errors import resource_missing
 from payment_intent.domain.model import PaymentIntent, Refund
 from payment_intent.domain.params import (
+    ChargeEdit,
+    ChargeUpdateParams,
     IncrementParams,
     RefundEdit,
     RefundListParams,
@@ -146,6 +149,22 @@ class RefundOperations:
             refund=checked_id(refund_id, "refund"), move="succeed" if succeed else "fail"
         )
         return self._edit(refund_id, edit, idempotency_key)
+
+    def update_charge(
+        self,
+        intent_id: str,
+        /,
+        *,
+        charge: str,
+        metadata: dict[str, str] | str | None = None,
+        idempotency_key: str | None = None,
+        **unknown: Any,
+    ) -> PaymentIntent:
+        """Change the metadata of the intent's charge ``charge`` (PayRex's Payment update)."""
+        given = {"metadata": metadata, **unknown}
+        changes = parse(ChargeUpdateParams, {k: v for k, v in given.items() if v is not None})
+        edit = ChargeEdit(charge=checked_id(charge, "charge"), changes=changes)
+        return self._run("update_charge", intent_id, edit, idempotency_key)
 
     def _edit(self, refund_id: str, edit: RefundEdit, idempotency_key: str | None) -> Refund:
         operation = {None: "update_refund", "cancel": "cancel_refund"}.get(

@@ -35,11 +35,13 @@ from payment_intent.domain.model import (
     FrozenDict,
     PaymentIntent,
     PaymentMethodOptions,
+    Refund,
 )
 from payment_intent.domain.status import (
     CancellationReason,
     CaptureMethod,
     EventType,
+    RefundStatus,
     Status,
 )
 from payment_intent.ids import event_id, new_id
@@ -51,6 +53,7 @@ from payment_intent.ports import (
     IdempotencyRecord,
     IntegrityError,
     ListQuery,
+    RefundQuery,
     Store,
 )
 from payment_intent.service import PaymentIntents
@@ -193,6 +196,94 @@ def advance(store: Store, intent: PaymentIntent, **changes: Any) -> PaymentInten
     after = next_version(intent, **changes)
     store.commit(Commit(after, intent.version, (make_event(after, EventType.SUCCEEDED),)))
     return after
+
+
+def paid_intent(charges: int = 1, **changes: Any) -> PaymentIntent:
+    """A succeeded intent at version 1 whose ``charges`` succeeded charges collected its amount.
+
+    The store judges no domain rule, so an intent may hold refunds of two charges here: that makes
+    the intent and charge filters of the refund index select different refunds.
+    """
+    return make_intent(
+        status=Status.SUCCEEDED,
+        amount_received=2000,
+        payment_method="pm_card_visa",
+        charges=tuple(
+            Charge(
+                id=new_id("ch"),
+                amount=2000,
+                amount_captured=2000,
+                captured=True,
+                status="succeeded",
+                payment_method="pm_card_visa",
+                payment_method_type="card",
+                created=T0,
+            )
+            for _ in range(charges)
+        ),
+        **changes,
+    )
+
+
+def make_refund(
+    intent: PaymentIntent, charge: Charge | None = None, created: int = T0 + 60, **changes: Any
+) -> Refund:
+    """A succeeded refund of ``charge`` (the intent's latest by default), made at ``created``."""
+    fields: dict[str, Any] = {
+        "id": new_id("re"),
+        "amount": 500,
+        "currency": intent.currency,
+        "payment_intent": intent.id,
+        "charge": (charge or intent.charges[-1]).id,
+        "status": RefundStatus.SUCCEEDED,
+        "created": created,
+        "updated_at": created,
+    }
+    fields.update(changes)
+    return Refund(**fields)
+
+
+def add_refunds(store: Store, intent: PaymentIntent, *refunds: Refund) -> PaymentIntent:
+    """Store the next version of ``intent``, holding ``refunds`` after the ones it holds."""
+    return advance(store, intent, refunds=(*intent.refunds, *refunds))
+
+
+def store_refunds(store: Store) -> list[Refund]:
+    """Ten refunds, stored: nine of three intents, added one commit at a time over shared seconds
+    (the first intent's of two charges), and one of an intent created holding it. A fourth intent
+    holds none."""
+    owners = [insert(store, paid_intent(charges=2)), insert(store, paid_intent())]
+    owners.append(insert(store, paid_intent()))
+    insert(store, paid_intent())
+    refunds = []
+    for n in range(9):
+        owner = owners[n % 3]
+        charge = owner.charges[(n // 3) % len(owner.charges)]
+        refund = make_refund(owner, charge, created=T0 + 100 + n // 2)  # two a second: ties
+        owners[n % 3] = add_refunds(store, owner, refund)
+        refunds.append(refund)
+    born = paid_intent()
+    born_refunded = born.model_copy(update={"refunds": (make_refund(born, created=T0 + 102),)})
+    insert(store, born_refunded)
+    return [*refunds, *born_refunded.refunds]
+
+
+def expected_refunds(refunds: list[Refund], query: RefundQuery) -> list[tuple[str, str]]:
+    """What a page of refunds must hold, computed the slow, obvious way."""
+
+    def matches(refund: Refund) -> bool:
+        key = (refund.created, refund.id)
+        return (
+            query.payment_intent in (None, refund.payment_intent)
+            and query.charge in (None, refund.charge)
+            and (query.after is None or key < query.after)
+            and (query.before is None or key > query.before)
+        )
+
+    chosen = sorted(
+        filter(matches, refunds), key=lambda r: (r.created, r.id), reverse=query.before is None
+    )
+    return [(refund.id, refund.payment_intent) for refund in chosen[: query.limit]]
 
 
 def all_events(store: Store) -> list[Event]:
@@ -676,7 +767,7 @@ class StoreContract(ABC):
         def status(intent: PaymentIntent) -> Status:
             lapsed = intent.capture_before_at is not None and intent.capture_before_at <= query.now
             if intent.status is Status.REQUIRES_CAPTURE and lapsed:
-                return Status.CANCELED
+                return Status.SUCCEEDED if intent.amount_received > 0 else Status.CANCELED
             return intent.status
 
         def matches(intent: PaymentIntent) -> bool:
@@ -783,8 +874,9 @@ class StoreContract(ABC):
 
     @pytest.fixture
     def holds(self, store: Store) -> list[PaymentIntent]:
-        """Twenty intents over ten seconds for two customers: holds that lapse at T0 + 100, holds
-        that lapse much later, a hold without a deadline, canceled and succeeded intents."""
+        """Twenty intents over ten seconds for two customers: holds that lapse at T0 + 100 (every
+        other one partly captured already), holds that lapse much later, a hold without a
+        deadline, canceled and succeeded intents."""
         intents = []
         for n in range(20):
             changes: dict[str, Any] = {
@@ -800,6 +892,8 @@ class StoreContract(ABC):
                     capture_method=CaptureMethod.MANUAL,
                     capture_before_at=(T0 + 100, T0 + 10_000, None, None, None)[kind],
                 )
+                if kind == 0 and n % 10 == 5:  # a multicapture hold, part of it collected
+                    changes.update(amount_capturable=1500, amount_received=500)
             elif kind == 2:
                 changes.update(
                     status=Status.CANCELED,
@@ -811,11 +905,11 @@ class StoreContract(ABC):
             intents.append(insert(store, make_intent(**changes)))
         return intents
 
-    @pytest.mark.parametrize("status", [Status.CANCELED, Status.REQUIRES_CAPTURE])
+    @pytest.mark.parametrize("status", [Status.CANCELED, Status.SUCCEEDED, Status.REQUIRES_CAPTURE])
     @pytest.mark.parametrize("customer", [None, "cus_a"])
     @pytest.mark.parametrize(("gte", "lte"), [(None, None), (T0 + 2, T0 + 7)])
     @pytest.mark.parametrize("now", [T0 + 99, T0 + 100, T0 + 20_000])
-    def test_a_lapsed_hold_is_filtered_as_canceled_not_as_requires_capture(
+    def test_a_lapsed_hold_is_filtered_as_it_ends_not_as_requires_capture(
         self,
         store: Store,
         holds: list[PaymentIntent],
@@ -831,13 +925,15 @@ class StoreContract(ABC):
         page = store.list_intents(query)
         assert [i.id for i in page] == self.expected_page(holds, query)
         lapsed = {
-            i.id for i in holds if i.capture_before_at is not None and i.capture_before_at <= now
+            i.id: Status.SUCCEEDED if i.amount_received else Status.CANCELED
+            for i in holds
+            if i.capture_before_at is not None and i.capture_before_at <= now
         }
         listed = {i.id for i in page}
         if status is Status.REQUIRES_CAPTURE:
-            assert not lapsed & listed
+            assert not set(lapsed) & listed
         elif customer is None and gte is None:
-            assert lapsed <= listed
+            assert {i for i, ends_as in lapsed.items() if ends_as is status} <= listed
         # The items are returned as stored: a lapsed hold still says requires_capture.
         assert all(intent in holds for intent in page)
 
@@ -917,6 +1013,125 @@ class StoreContract(ABC):
             cancellation_reason=CancellationReason.REQUESTED_BY_CUSTOMER,
         )
         assert store.due_authorizations(T0 + 100, 10) == [still.id]
+
+    # -- the refund index ----------------------------------------------------------------------
+
+    @pytest.fixture
+    def refunds(self, store: Store) -> list[Refund]:
+        return store_refunds(store)
+
+    def test_every_refund_an_intent_holds_is_found_by_its_id(
+        self, store: Store, refunds: list[Refund]
+    ) -> None:
+        for refund in refunds:
+            assert store.refund_owner(refund.id) == refund.payment_intent
+        assert store.refund_owner("re_missing") is None
+
+    def test_refunds_list_newest_first_with_ties_broken_by_id(
+        self, store: Store, refunds: list[Refund]
+    ) -> None:
+        page = store.list_refunds(RefundQuery(limit=100))
+        newest_first = sorted(refunds, key=lambda r: (r.created, r.id), reverse=True)
+        assert page == [(refund.id, refund.payment_intent) for refund in newest_first]
+
+    def test_refund_filters_by_intent_by_charge_and_by_both_select_exactly_the_matching_refunds(
+        self, store: Store, refunds: list[Refund]
+    ) -> None:
+        intents = sorted({refund.payment_intent for refund in refunds})
+        charges = sorted({refund.charge for refund in refunds})
+        for payment_intent in [None, *intents, "pi_missing"]:
+            for charge in [None, *charges, "ch_missing"]:
+                query = RefundQuery(limit=100, payment_intent=payment_intent, charge=charge)
+                assert store.list_refunds(query) == expected_refunds(refunds, query), query
+        # The data can tell the filters apart: one intent's refunds are of two charges.
+        first = refunds[0]
+        both = RefundQuery(limit=100, payment_intent=first.payment_intent, charge=first.charge)
+        by_intent = RefundQuery(limit=100, payment_intent=first.payment_intent)
+        assert 0 < len(expected_refunds(refunds, both)) < len(expected_refunds(refunds, by_intent))
+
+    @pytest.mark.parametrize("of_first_intent", [False, True])
+    @pytest.mark.parametrize("limit", [1, 2, 4])
+    def test_the_after_cursor_pages_through_refunds_once(
+        self, store: Store, refunds: list[Refund], of_first_intent: bool, limit: int
+    ) -> None:
+        payment_intent = refunds[0].payment_intent if of_first_intent else None
+        query = RefundQuery(limit=limit, payment_intent=payment_intent)
+        seen: list[tuple[str, str]] = []
+        while page := store.list_refunds(query):
+            assert page == expected_refunds(refunds, query)
+            seen.extend(page)
+            last = next(r for r in refunds if r.id == page[-1][0])
+            query = replace(query, after=(last.created, last.id))
+        everything = RefundQuery(limit=100, payment_intent=payment_intent)
+        assert seen == expected_refunds(refunds, everything)
+
+    @pytest.mark.parametrize("limit", [1, 3, 100])
+    def test_the_before_cursor_returns_the_newer_refunds_oldest_first(
+        self, store: Store, refunds: list[Refund], limit: int
+    ) -> None:
+        by_position = sorted(refunds, key=lambda r: (r.created, r.id))
+        for cursor in (by_position[0], by_position[4], by_position[-1], refunds[0]):
+            position = (cursor.created, cursor.id)
+            for query in (
+                RefundQuery(limit=limit, before=position),
+                RefundQuery(limit=limit, charge=refunds[0].charge, before=position),
+            ):
+                assert store.list_refunds(query) == expected_refunds(refunds, query)
+        oldest, newest = by_position[1], by_position[-2]
+        between = RefundQuery(
+            limit=limit, before=(oldest.created, oldest.id), after=(newest.created, newest.id)
+        )
+        assert store.list_refunds(between) == expected_refunds(refunds, between)
+
+    def test_limit_caps_a_page_of_refunds(self, store: Store, refunds: list[Refund]) -> None:
+        assert len(store.list_refunds(RefundQuery(limit=1))) == 1
+        assert len(store.list_refunds(RefundQuery(limit=7))) == 7
+
+    def test_an_empty_store_lists_no_refunds(self, store: Store) -> None:
+        insert(store, paid_intent())
+        assert store.list_refunds(RefundQuery(limit=10)) == []
+
+    def test_a_commit_that_loses_indexes_none_of_its_refunds(self, store: Store) -> None:
+        lost: list[Refund] = []
+
+        def refused(commit: Commit) -> None:
+            assert commit.intent is not None
+            lost.extend(commit.intent.refunds)
+            with pytest.raises(IntegrityError):
+                store.commit(commit)
+
+        stale = insert(store, paid_intent())
+        moved_on = advance(store, stale)
+        taken = paid_intent(id=stale.id)
+        refused(Commit(next_version(stale, refunds=(make_refund(stale),)), stale.version))
+        refused(Commit(taken.model_copy(update={"refunds": (make_refund(taken),)}), 0))
+        claimed = insert(store, paid_intent())
+        store.commit(Commit(None, 0, claim=make_claim(claimed.id, claimed.version)))
+        refused(Commit(next_version(claimed, refunds=(make_refund(claimed),)), claimed.version))
+        store.commit(Commit(None, 0, idempotency=make_record("taken")))
+        keyed = next_version(moved_on, refunds=(make_refund(moved_on),))
+        refused(Commit(keyed, moved_on.version, idempotency=make_record("taken")))
+
+        assert len(lost) == 4
+        assert [store.refund_owner(refund.id) for refund in lost] == [None] * 4
+        assert store.list_refunds(RefundQuery(limit=100)) == []
+        assert store.list_refunds(RefundQuery(limit=100, payment_intent=stale.id)) == []
+
+    def test_a_refund_edited_in_later_versions_is_still_indexed_once(self, store: Store) -> None:
+        intent = insert(store, paid_intent())
+        pending = make_refund(intent, status=RefundStatus.PENDING)
+        holding = add_refunds(store, intent, pending)
+        settled = pending.model_copy(
+            update={"status": RefundStatus.SUCCEEDED, "updated_at": T0 + 90}
+        )
+        later = advance(store, holding, refunds=(settled,))
+        advance(store, later, metadata={"order": "42"})  # a change that leaves the refund alone
+
+        assert store.refund_owner(pending.id) == intent.id
+        entry = [(pending.id, intent.id)]
+        assert store.list_refunds(RefundQuery(limit=10)) == entry
+        assert store.list_refunds(RefundQuery(limit=10, payment_intent=intent.id)) == entry
+        assert store.list_refunds(RefundQuery(limit=10, charge=pending.charge)) == entry
 
     # -- the event feed ------------------------------------------------------------------------
 
@@ -1366,6 +1581,32 @@ class BatchStoreContract(StoreContract):
             (new.id, EventType.CREATED.value),
             (held.id, EventType.CANCELED.value),
         ]
+
+    def test_a_batch_indexes_the_refunds_of_the_commits_it_writes_only(
+        self, store: BatchStore
+    ) -> None:
+        refunded = insert(store, paid_intent())
+        raced = insert(store, paid_intent())
+        advance(store, raced)  # raced is now one version behind
+        new = paid_intent()
+        new = new.model_copy(update={"refunds": (make_refund(new),)})
+        kept = make_refund(refunded)
+        stale = next_version(raced, refunds=(make_refund(raced),))
+
+        results = store.commit_many(
+            [
+                Commit(next_version(refunded, refunds=(kept,)), refunded.version),
+                Commit(stale, raced.version),
+                Commit(new, 0),
+            ]
+        )
+
+        assert [result is None for result in results] == [True, False, True]
+        assert store.refund_owner(kept.id) == refunded.id
+        assert store.refund_owner(new.refunds[0].id) == new.id
+        assert store.refund_owner(stale.refunds[0].id) is None
+        indexed = {refund_id for refund_id, _ in store.list_refunds(RefundQuery(limit=10))}
+        assert indexed == {kept.id, new.refunds[0].id}
 
     def test_an_empty_batch_writes_nothing(self, store: BatchStore) -> None:
         assert store.commit_many([]) == []

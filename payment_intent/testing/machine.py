@@ -33,19 +33,29 @@ from payment_intent.domain.errors import (
     PaymentIntentError,
 )
 from payment_intent.domain.expiry import as_of
-from payment_intent.domain.model import Event, PaymentIntent
+from payment_intent.domain.model import Event, PaymentIntent, Refund
 from payment_intent.domain.profiles import get_profile
 from payment_intent.domain.status import Status
 from payment_intent.service import PaymentIntents
 from payment_intent.testing.invariants import History, InvariantViolation, assert_invariants
-from payment_intent.testing.strategies import amounts, create_params, payment_method_ids
+from payment_intent.testing.strategies import (
+    FLEXIBLE_ACQUIRING,
+    amounts,
+    create_params,
+    flexible_acquiring_options,
+    metadata,
+    payment_method_ids,
+    refund_reasons,
+)
 
 Result = PaymentIntent | PaymentIntentError
 
 #: Clock steps that cross the interesting lines: none, a minute, an hour, a day, the 24-hour
-#: idempotency window and the 7-day authorization window.
+#: idempotency window, the 7-day authorization window and the 30-day extended one.
 CLOCK_STEPS = st.one_of(
-    st.sampled_from([0, 60, 3600, 86_400, 86_401, 6 * 86_400, 7 * 86_400, 8 * 86_400]),
+    st.sampled_from(
+        [0, 60, 3600, 86_400, 86_401, 6 * 86_400, 7 * 86_400, 8 * 86_400, 30 * 86_400, 31 * 86_400]
+    ),
     st.integers(0, 8 * 86_400),
 )
 REASONS = st.sampled_from([None, "duplicate", "fraudulent", "requested_by_customer", "abandoned"])
@@ -115,6 +125,13 @@ class PaymentIntentMachine(RuleBasedStateMachine):
         self.versions: dict[tuple[str, int], PaymentIntent] = {}
         self._event_cursor: str | None = None
         self._key_counter = 0
+        #: Every refund made so far, for the rules that settle, cancel or edit one.
+        self.refunds: list[str] = []
+        #: As of the last step: intents holding funds, and intents with money left to refund.
+        #: The rules after the hold aim at these half of the time; the bundle's intents, in
+        #: every status, give them their refusals.
+        self.holds: list[str] = []
+        self.collected: list[str] = []
 
     def make_service(self, clock: ManualClock) -> PaymentIntents:
         """The service under test; override to run the machine over your own adapters."""
@@ -127,20 +144,38 @@ class PaymentIntentMachine(RuleBasedStateMachine):
     def call(self, operation: str, *args: Any, **kwargs: Any) -> Any:
         """Run ``service.<operation>``; typed errors are returned, not raised, then checked."""
         at = self.clock.now()
+        shown = self._as_shown()
         try:
             result: Any = getattr(self.service, operation)(*args, **kwargs)
         except PaymentIntentError as error:
             result = error
         call = Call(operation, args, kwargs, result, at)
+        if isinstance(result, InvalidRequestError):
+            assert self._as_shown() == shown, f"a refused {operation} changed what is stored"
         self.check_call(call)
         key = kwargs.get("idempotency_key")
         if key is not None and key not in self.keyed:
             self.keyed[key] = call
         return result
 
+    def _as_shown(self) -> dict[str, PaymentIntent | None]:
+        """Every known intent as a read shows it now (a lapsed hold as its expiry will store it):
+        a refusal may store an expiry it met, but never anything a read did not already show."""
+        now = self.clock.now()
+        return {
+            intent_id: None
+            if (found := self.service.store.load(intent_id)) is None
+            else as_of(found, now)
+            for intent_id in self.known
+        }
+
     def check_call(self, call: Call) -> None:
         """Checks every call must pass; extend to compare with a model of your own."""
         result = call.result
+        if isinstance(result, Refund):
+            assert result.amount > 0, result
+            if result.id not in self.refunds:
+                self.refunds.append(result.id)
         if isinstance(result, PaymentIntent):
             assert_invariants(result)
             assert not (
@@ -149,9 +184,14 @@ class PaymentIntentMachine(RuleBasedStateMachine):
                 and result.capture_before_at <= self.clock.now()
             ), "a read returned a hold that has already lapsed"
         elif isinstance(result, CardError):
-            assert result.payment_intent is not None, "a decline carries the intent"
-            assert result.payment_intent.status is Status.REQUIRES_PAYMENT_METHOD
-            assert result.payment_intent.last_payment_error is not None
+            declined = result.payment_intent
+            assert declined is not None, "a decline carries the intent"
+            if call.operation == "increment_authorization":
+                # A declined increment leaves the hold capturable for its old amount.
+                assert declined.status is Status.REQUIRES_CAPTURE, declined.status
+            else:
+                assert declined.status is Status.REQUIRES_PAYMENT_METHOD
+                assert declined.last_payment_error is not None
         elif isinstance(result, PaymentIntentError) and call.args:
             assert result.param is not None or result.code == "payment_intent_unexpected_state", (
                 f"an error about a request names its parameter: {result!r}"
@@ -162,6 +202,16 @@ class PaymentIntentMachine(RuleBasedStateMachine):
         behaviour to check too."""
         types = get_profile(self.profile).payment_method_types
         return payment_method_ids(self.profile, types=types)
+
+    def _aim(self, intent: str, among: list[str], data: st.DataObject) -> str:
+        """``intent`` (any status), or half of the time one of ``among`` if there are any.
+
+        The coin is tossed even when ``among`` is empty, so that a step draws the same choices
+        whatever came before it: Hypothesis can then delete earlier steps while shrinking."""
+        aimed = data.draw(st.booleans(), label="aimed")
+        if aimed and among:
+            return data.draw(st.sampled_from(among), label="intent")
+        return intent
 
     def _key(self, data: st.DataObject) -> str | None:
         if not data.draw(st.booleans(), label="with idempotency key"):
@@ -204,6 +254,15 @@ class PaymentIntentMachine(RuleBasedStateMachine):
             if self.profile == "payrex"
             else {"capture_method": "manual"}
         )
+        if get_profile(self.profile).flexible_acquiring and data.draw(
+            st.booleans(), label="flexible acquiring"
+        ):
+            # Every feature at once half of the time: the rules after the hold need them together.
+            everything = {f"request_{feature}": "if_available" for feature in FLEXIBLE_ACQUIRING}
+            manual["payment_method_options"] = data.draw(
+                st.one_of(st.just({"card": everything}), flexible_acquiring_options(self.profile)),
+                label="payment_method_options",
+            )
         method = data.draw(payment_method_ids(self.profile, "approved"), label="pm")
         amount = get_min_amount(self.profile) + data.draw(st.integers(0, 100_000), label="extra")
         return self._created(
@@ -275,17 +334,91 @@ class PaymentIntentMachine(RuleBasedStateMachine):
     @_kit_rule
     @rule(intent=intents, data=st.data())
     def capture(self, intent: str, data: st.DataObject) -> None:
+        """Whole, in part (``final_capture=False`` keeps the rest of a multicapture hold), or
+        above the amount (an overcapture), and amounts no hold takes."""
+        intent = self._aim(intent, self.holds, data)
+        stored = self.service.store.load(intent)
+        assert stored is not None
+        hold = stored.latest_charge
+        most = max(stored.amount, (hold and hold.maximum_amount_capturable) or 0)
+        amount = data.draw(
+            st.one_of(
+                st.none(),
+                st.integers(0, most + 10),
+                st.just(stored.amount_capturable),
+                st.just(most),
+                st.integers(1, max(stored.amount_capturable // 2, 1)),  # part of what is held
+            ),
+            label="amount_to_capture",
+        )
+        final = data.draw(st.sampled_from([None, True, False]), label="final_capture")
+        extra = {} if final is None else {"final_capture": final}
+        self.call(
+            "capture", intent, amount_to_capture=amount, idempotency_key=self._key(data), **extra
+        )
+
+    @_kit_rule
+    @rule(intent=intents, data=st.data())
+    def increment_authorization(self, intent: str, data: st.DataObject) -> None:
+        """A new total above the hold's, at it, or below; granted or not, declined or not."""
+        intent = self._aim(intent, self.holds, data)
+        stored = self.service.store.load(intent)
+        assert stored is not None
+        amount = data.draw(
+            st.one_of(
+                st.integers(stored.amount + 1, stored.amount + 50_000),
+                st.sampled_from([stored.amount, stored.amount - 1, 0]),
+            ),
+            label="amount",
+        )
+        self.call("increment_authorization", intent, amount=amount, idempotency_key=self._key(data))
+
+    @_kit_rule
+    @rule(intent=intents, data=st.data())
+    def refund(self, intent: str, data: st.DataObject) -> None:
+        """All that is left, part of it, more than is left, or amounts no refund takes."""
+        intent = self._aim(intent, self.collected, data)
         stored = self.service.store.load(intent)
         assert stored is not None
         amount = data.draw(
             st.one_of(
                 st.none(),
-                st.integers(0, stored.amount + 10),
-                st.just(stored.amount_capturable),
+                st.integers(1, max(stored.amount_received, 1)),
+                st.none(),
+                st.just(stored.amount_received + 1),
+                st.sampled_from([0, -1]),
             ),
-            label="amount_to_capture",
+            label="amount",
         )
-        self.call("capture", intent, amount_to_capture=amount, idempotency_key=self._key(data))
+        # Mostly no reason or a valid one; sometimes the library's own, which callers may not give.
+        reason = data.draw(
+            st.one_of(
+                st.none(), refund_reasons(self.profile), st.none(), st.just(EXPIRED_UNCAPTURED)
+            ),
+            label="reason",
+        )
+        self.call("refund", intent, amount=amount, reason=reason, idempotency_key=self._key(data))
+
+    @_kit_rule
+    @precondition(lambda self: bool(self.refunds))
+    @rule(data=st.data(), succeed=st.booleans())
+    def settle_refund(self, data: st.DataObject, succeed: bool) -> None:
+        refund = data.draw(st.sampled_from(self.refunds), label="refund")
+        self.call("settle_refund", refund, succeed=succeed)
+
+    @_kit_rule
+    @precondition(lambda self: bool(self.refunds))
+    @rule(data=st.data())
+    def cancel_refund(self, data: st.DataObject) -> None:
+        refund = data.draw(st.sampled_from(self.refunds), label="refund")
+        self.call("cancel_refund", refund)
+
+    @_kit_rule
+    @precondition(lambda self: bool(self.refunds))
+    @rule(data=st.data())
+    def update_refund(self, data: st.DataObject) -> None:
+        refund = data.draw(st.sampled_from([*self.refunds, "re_missing"]), label="refund")
+        self.call("update_refund", refund, metadata=data.draw(metadata(max_keys=2), label="md"))
 
     @_kit_rule
     @rule(intent=intents, reason=REASONS, data=st.data())
@@ -324,8 +457,12 @@ class PaymentIntentMachine(RuleBasedStateMachine):
     @rule()
     def expire_authorizations(self) -> None:
         for intent in self.service.expire_authorizations():
-            assert intent.status is Status.CANCELED
-            assert intent.cancellation_reason == "automatic"
+            # A hold with nothing captured is canceled; one partly captured has succeeded.
+            if intent.status is Status.CANCELED:
+                assert intent.cancellation_reason == "automatic"
+            else:
+                assert intent.status is Status.SUCCEEDED, intent.status
+                assert intent.amount_received > 0
 
     @_kit_rule
     @rule(intent=intents)
@@ -358,7 +495,7 @@ class PaymentIntentMachine(RuleBasedStateMachine):
             again: Any = getattr(self.service, first.operation)(*first.args, **first.kwargs)
         except PaymentIntentError as error:
             again = error
-        if isinstance(first.result, PaymentIntent):
+        if isinstance(first.result, PaymentIntent | Refund):
             assert again == first.result, "an idempotent retry returns the first result"
         else:
             assert type(again) is type(first.result)
@@ -391,7 +528,8 @@ class PaymentIntentMachine(RuleBasedStateMachine):
         return sorted(
             key
             for key, call in self.keyed.items()
-            if isinstance(call.result, PaymentIntent | CardError) and now < call.at + 24 * 3600
+            if isinstance(call.result, PaymentIntent | Refund | CardError)
+            and now < call.at + 24 * 3600
         )
 
     def _stored_versions(self) -> dict[str, int]:
@@ -418,6 +556,10 @@ class PaymentIntentMachine(RuleBasedStateMachine):
             self.history.observe(intent)
             self.versions[intent.id, intent.version] = intent
             stored[intent_id] = intent
+        self.holds = [i for i, pi in stored.items() if pi.status is Status.REQUIRES_CAPTURE]
+        self.collected = [
+            i for i, pi in stored.items() if pi.amount_received > 0 and not _all_refunded(pi)
+        ]
         self._read_new_events(stored)
         self.check_state(stored)
 
@@ -455,6 +597,13 @@ class PaymentIntentMachine(RuleBasedStateMachine):
 
 
 PaymentIntentMachine.kit_rules = frozenset(_kit_rule_names)
+
+EXPIRED_UNCAPTURED = "expired_uncaptured_charge"
+
+
+def _all_refunded(intent: PaymentIntent) -> bool:
+    hold = intent.latest_charge
+    return hold is not None and hold.refunded
 
 
 def get_min_amount(profile: str) -> int:

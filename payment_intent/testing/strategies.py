@@ -1,11 +1,12 @@
 """Hypothesis strategies for PaymentIntent parameters, payment methods and checkouts, per profile.
 
 - valid parameters: :func:`create_params`, :func:`currency_codes`, :func:`amounts`,
-  :func:`metadata`;
+  :func:`metadata`; after the hold: :func:`capture_params`, :func:`flexible_acquiring_options`,
+  :func:`increment_params`, :func:`refund_params`, :func:`refund_reasons`;
 - invalid parameters, each labelled with the error it must cause (:class:`InvalidParams`):
   :func:`invalid_create_params`, :func:`invalid_update_params`, :func:`invalid_confirm_params`,
   :func:`invalid_capture_params`, :func:`invalid_cancel_params`, :func:`invalid_list_params`,
-  :func:`invalid_intent_ids`;
+  :func:`invalid_intent_ids`, :func:`invalid_refund_params`, :func:`invalid_increment_params`;
 - payment methods by outcome: :func:`payment_method_ids`, :func:`declined_payment_method_ids`;
 - whole checkouts as replayable steps: :func:`checkout_sequences`.
 
@@ -34,7 +35,9 @@ from payment_intent.domain.params import (
     CaptureParams,
     ConfirmParams,
     CreateParams,
+    IncrementParams,
     ListParams,
+    RefundParams,
     UpdateParams,
 )
 from payment_intent.domain.profiles import Profile, get_profile
@@ -254,6 +257,8 @@ _KNOWN_NAMES = frozenset(
         *CaptureParams.model_fields,
         *CancelParams.model_fields,
         *ListParams.model_fields,
+        *IncrementParams.model_fields,
+        *RefundParams.model_fields,
         "idempotency_key",
         "intent_id",
     }
@@ -581,7 +586,7 @@ def invalid_capture_params(
     profile: str | Profile = "casapay", amount_capturable: int = 10_000
 ) -> st.SearchStrategy[InvalidParams]:
     """``PaymentIntents.capture`` arguments with one thing wrong, for an intent of ``profile`` in
-    ``requires_capture`` holding ``amount_capturable``."""
+    ``requires_capture`` holding ``amount_capturable``, not granted multicapture."""
     rules = get_profile(profile)
     name = "amount_to_capture"
 
@@ -598,6 +603,11 @@ def invalid_capture_params(
         ),
         _unknown_parameter().map(lambda d: _invalid(valid(d.params), d.code, d.param)),
         _bad_idempotency_key().map(lambda d: _invalid(valid(d.params), d.code, d.param)),
+        _bad_value("final_capture", st.sampled_from(["no", 2, [False]])).map(
+            lambda d: _invalid(valid(d.params), d.code, d.param)
+        ),
+        # Keeping the rest of a hold for later captures needs multicapture, not granted here.
+        st.just(_invalid(valid({"final_capture": False}), "parameter_invalid", "final_capture")),
     ]
     if rules.capture_amount_required:
         defects.append(st.just(_invalid({}, "parameter_missing", name)))
@@ -645,6 +655,152 @@ def invalid_list_params(profile: str | Profile = "casapay") -> st.SearchStrategy
             lambda name: _invalid({name: "pi_missing"}, "resource_missing", name)
         ),
         _unknown_parameter(),
+    )
+
+
+# -- after the hold: captures in parts, increments, refunds -------------------------------------
+
+#: The flexible-acquiring features a CasaPay card hold may ask for (Stripe's names).
+FLEXIBLE_ACQUIRING = (
+    "multicapture",
+    "overcapture",
+    "incremental_authorization",
+    "extended_authorization",
+)
+
+
+def flexible_acquiring_options(
+    profile: str | Profile = "casapay",
+) -> st.SearchStrategy[dict[str, Any]]:
+    """``payment_method_options`` asking for one or more flexible-acquiring features, each
+    ``if_available`` or ``never``: ``{"card": {"request_multicapture": "if_available"}}``. Pass
+    them to ``create`` or ``confirm``. CasaPay only: PayRex captures a hold once."""
+    if not get_profile(profile).flexible_acquiring:
+        raise ValueError(f"profile {profile!r} has no flexible acquiring: it captures a hold once")
+    names = st.sampled_from([f"request_{feature}" for feature in FLEXIBLE_ACQUIRING])
+    asks = st.dictionaries(names, st.sampled_from(["if_available", "never"]), min_size=1)
+    return asks.map(lambda card: {"card": card})
+
+
+def refund_reasons(profile: str | Profile = "casapay") -> st.SearchStrategy[str]:
+    """The reasons a caller may give a refund under ``profile`` (never the library's own
+    ``expired_uncaptured_charge``)."""
+    return st.sampled_from(sorted(get_profile(profile).refund_reasons))
+
+
+@st.composite
+def capture_params(
+    draw: st.DrawFn,
+    profile: str | Profile = "casapay",
+    amount_capturable: int = 10_000,
+    *,
+    multicapture: bool = False,
+) -> dict[str, Any]:
+    """Keyword arguments for a valid ``capture`` of a hold with ``amount_capturable`` left; with
+    ``multicapture`` (the hold was granted it) some keep the rest held, ``final_capture=False``."""
+    rules = get_profile(profile)
+    low = rules.capture_minimum
+    if amount_capturable < low:
+        raise ValueError(f"a hold of {amount_capturable} is under the capture minimum {low}")
+    params: dict[str, Any] = {}
+    if rules.capture_amount_required or draw(st.booleans(), label="amount given"):
+        params["amount_to_capture"] = draw(
+            st.one_of(st.just(amount_capturable), st.integers(low, amount_capturable)),
+            label="amount_to_capture",
+        )
+    if multicapture and draw(st.booleans(), label="final_capture given"):
+        params["final_capture"] = draw(st.booleans(), label="final_capture")
+    return params
+
+
+@st.composite
+def increment_params(
+    draw: st.DrawFn, profile: str | Profile = "casapay", currency: str = "eur", amount: int = 1_000
+) -> dict[str, Any]:
+    """Keyword arguments for a valid ``increment_authorization`` of a hold of ``amount``: a new
+    total above it, within the currency's maximum."""
+    high = get_profile(profile).amount_bounds(currency)[1]
+    if amount >= high:
+        raise ValueError(f"a hold of {amount} {currency} cannot be raised above the maximum")
+    params: dict[str, Any] = {
+        "amount": draw(st.one_of(st.just(amount + 1), st.integers(amount + 1, high)), label="new")
+    }
+    if draw(st.booleans(), label="with metadata"):
+        params["metadata"] = draw(metadata(max_keys=3))
+    return params
+
+
+@st.composite
+def refund_params(
+    draw: st.DrawFn, profile: str | Profile = "casapay", refundable: int = 10_000
+) -> dict[str, Any]:
+    """Keyword arguments for a valid ``refund`` of a payment with ``refundable`` collected and not
+    yet refunded; without ``amount``, the refund takes all of it."""
+    rules = get_profile(profile)
+    if refundable < 1:
+        raise ValueError("nothing is left to refund")
+    params: dict[str, Any] = {}
+    if draw(st.booleans(), label="amount given"):
+        params["amount"] = draw(st.one_of(st.just(refundable), st.integers(1, refundable)))
+    if draw(st.booleans(), label="reason given"):
+        params["reason"] = draw(refund_reasons(rules))
+    if draw(st.booleans(), label="metadata given"):
+        params["metadata"] = draw(metadata(max_keys=3))
+    if not rules.flexible_acquiring and draw(st.booleans(), label="remarks given"):
+        params["remarks"] = draw(_text(max_size=50))  # PayRex's note for its own records
+    return params
+
+
+def invalid_refund_params(
+    profile: str | Profile = "casapay", refundable: int = 10_000
+) -> st.SearchStrategy[InvalidParams]:
+    """``PaymentIntents.refund`` arguments with one thing wrong, for an intent of ``profile`` that
+    collected money of which ``refundable`` is not yet refunded: amounts that are not positive
+    integers or exceed what is left, reasons the profile does not take (the library's own
+    ``expired_uncaptured_charge`` among them), bad metadata, unknown parameters."""
+    rules = get_profile(profile)
+    taken = rules.refund_reasons
+    others = sorted({"duplicate", "others", "product_was_damaged", "fraudulent"} - taken)
+    wrong_reasons = st.sampled_from(["expired_uncaptured_charge", "because", "", *others])
+    return st.one_of(
+        _NOT_INTEGERS.map(lambda v: _invalid({"amount": v}, "parameter_invalid_integer", "amount")),
+        st.integers(max_value=0).map(
+            lambda v: _invalid({"amount": v}, "amount_too_small", "amount")
+        ),
+        st.integers(refundable + 1, refundable * 10).map(
+            lambda v: _invalid({"amount": v}, "amount_too_large", "amount")
+        ),
+        _bad_value("reason", wrong_reasons),
+        _bad_metadata().filter(lambda d: isinstance(d.params["metadata"], dict)),
+        _unknown_parameter(),
+        _bad_idempotency_key(),
+    )
+
+
+def invalid_increment_params(
+    profile: str | Profile = "casapay", amount: int = 10_000
+) -> st.SearchStrategy[InvalidParams]:
+    """``PaymentIntents.increment_authorization`` arguments with one thing wrong, for a CasaPay
+    hold of ``amount`` granted incremental authorization: a new total missing, not an integer,
+    not above the current one, or over the maximum; bad metadata; unknown parameters."""
+    rules = get_profile(profile)
+    if not rules.flexible_acquiring:
+        raise ValueError(f"profile {profile!r} has no incremental authorization")
+    name = "amount"
+    above = {name: amount + 1}
+    return st.one_of(
+        st.just(_invalid({}, "parameter_missing", name)),
+        _NOT_INTEGERS.map(lambda v: _invalid({name: v}, "parameter_invalid_integer", name)),
+        st.integers(max_value=0).map(lambda v: _invalid({name: v}, "amount_too_small", name)),
+        st.one_of(st.just(amount), st.integers(1, amount)).map(
+            lambda v: _invalid({name: v}, "parameter_invalid", name)
+        ),
+        st.integers(rules.maximum_amount + 1, rules.maximum_amount * 10).map(
+            lambda v: _invalid({name: v}, "amount_too_large", name)
+        ),
+        _bad_metadata().map(lambda d: _invalid({**above, **d.params}, d.code, d.param)),
+        _unknown_parameter().map(lambda d: _invalid({**above, **d.params}, d.code, d.param)),
+        _bad_idempotency_key().map(lambda d: _invalid({**above, **d.params}, d.code, d.param)),
     )
 
 

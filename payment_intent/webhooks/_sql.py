@@ -21,7 +21,7 @@ from payment_intent.webhooks.model import (
     RelayState,
     Result,
 )
-from payment_intent.webhooks.storage import FanOut
+from payment_intent.webhooks.storage import FanOut, Pruning
 
 _ENDPOINT_COLUMNS = (
     "id, dialect, livemode, url, enabled_events, secret, created, updated, cursor, status,"
@@ -106,6 +106,24 @@ def load_attempt(row: Sequence[Any]) -> Attempt:
     )  # fmt: skip
 
 
+def finished_at(result: Result) -> float | None:
+    """When ``result`` finished its delivery (its attempt's start), or ``None``: still pending."""
+    return None if result.state == "pending" else result.attempt.started_at
+
+
+#: The second migration step of both databases, less the column types: when a delivery finished,
+#: for pruning, filled in for the deliveries finished before it (``{real}`` the float type).
+RETENTION_STEP = (
+    "ALTER TABLE webhook_deliveries ADD COLUMN finished_at {real}",
+    "UPDATE webhook_deliveries SET finished_at = (SELECT max(a.started_at) FROM webhook_attempts a"
+    " WHERE a.target = webhook_deliveries.endpoint_id"
+    " AND a.event_id = webhook_deliveries.event_id) WHERE state <> 'pending'",
+    "CREATE INDEX webhook_deliveries_finished ON webhook_deliveries (finished_at)"
+    " WHERE finished_at IS NOT NULL",
+    "CREATE INDEX webhook_attempts_by_start ON webhook_attempts (started_at)",
+)
+
+
 def claim_sql(locking: str = "") -> str:
     """The statement that leases an endpoint's due deliveries; ``locking`` is PostgreSQL's
     ``FOR UPDATE SKIP LOCKED``, so that concurrent claimers pass over each other's rows."""
@@ -123,6 +141,9 @@ class SqlWebhookStore(ABC):
 
     #: The statement that leases due deliveries: :func:`claim_sql`.
     claim_sql: str
+    #: When this store next forgets what is past its retention (per process: another process
+    #: looks for itself, and a second look finds nothing).
+    _pruning: Pruning
 
     @abstractmethod
     def _connection(self) -> AbstractContextManager[Any]:
@@ -302,13 +323,14 @@ class SqlWebhookStore(ABC):
                 held = connection.execute(
                     self._sql(
                         "UPDATE webhook_deliveries SET state = ?, attempts = ?,"
-                        " next_attempt_at = ?, lease_until = NULL, lease_token = NULL"
-                        " WHERE id = ? AND lease_token = ?"
+                        " next_attempt_at = ?, finished_at = ?, lease_until = NULL,"
+                        " lease_token = NULL WHERE id = ? AND lease_token = ?"
                     ),
                     (
                         result.state,
                         attempt.number,
                         attempt.next_retry_at,
+                        finished_at(result),
                         result.claimed.delivery.id,
                         result.claimed.lease_token,
                     ),
@@ -316,7 +338,21 @@ class SqlWebhookStore(ABC):
                 if held == 1:
                     connection.execute(self._sql(INSERT_ATTEMPT), attempt_row(attempt))
                     written += 1
+            self._prune(connection, [r.attempt for r in results])
         return written
+
+    def _prune(self, connection: Any, attempts: Sequence[Attempt]) -> None:
+        """Forget, in the caller's transaction, the attempts and finished deliveries past the
+        retention, when ``attempts`` make a look due."""
+        before = self._pruning.cutoff(attempts)
+        if before is None:
+            return
+        connection.execute(
+            self._sql("DELETE FROM webhook_deliveries WHERE finished_at < ?"), (before,)
+        )
+        connection.execute(
+            self._sql("DELETE FROM webhook_attempts WHERE started_at < ?"), (before,)
+        )
 
     def deliveries(
         self, endpoint_id: str | None = None, event_id: str | None = None
@@ -395,6 +431,7 @@ class SqlWebhookStore(ABC):
                 return False
             if attempt is not None:
                 connection.execute(self._sql(INSERT_ATTEMPT), attempt_row(attempt))
+                self._prune(connection, [attempt])
         return True
 
     def relay_state(self, name: str) -> RelayState | None:

@@ -19,8 +19,16 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
 from payment_intent.domain.errors import parameter_invalid
-from payment_intent.webhooks._sql import INSERT_ATTEMPT, SqlWebhookStore, attempt_row, claim_sql
+from payment_intent.webhooks._sql import (
+    INSERT_ATTEMPT,
+    RETENTION_STEP,
+    SqlWebhookStore,
+    attempt_row,
+    claim_sql,
+    finished_at,
+)
 from payment_intent.webhooks.model import Result
+from payment_intent.webhooks.storage import Pruning
 
 #: Forward migrations: entry ``n`` takes the webhook tables from version ``n`` to ``n + 1``.
 #: Ids use the "C" collation so that they sort by code point (creation order) as elsewhere.
@@ -81,6 +89,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             lease_token text
         )""",
     ),
+    tuple(statement.format(real="double precision") for statement in RETENTION_STEP),
 )
 
 #: ``pg_advisory_xact_lock`` keys: migrations, and endpoint creation (the per-mode limit).
@@ -110,6 +119,7 @@ class PostgresWebhookStore(SqlWebhookStore):
         self._lock = threading.Lock()
         self._idle: list[Connection] = []
         self._closed = False
+        self._pruning = Pruning()
         self._migrate()
 
     @contextmanager
@@ -155,7 +165,9 @@ class PostgresWebhookStore(SqlWebhookStore):
         if not results:
             return 0
         rows = ", ".join(
-            "(%s::bigint, %s::text, %s::text, %s::integer, %s::double precision)" for _ in results
+            "(%s::bigint, %s::text, %s::text, %s::integer, %s::double precision,"
+            " %s::double precision)"
+            for _ in results
         )
         params: list[Any] = []
         for result in results:
@@ -165,20 +177,23 @@ class PostgresWebhookStore(SqlWebhookStore):
                 result.state,
                 result.attempt.number,
                 result.attempt.next_retry_at,
+                finished_at(result),
             ]
         with self._transaction() as connection:
             held = {
                 int(row[0])
                 for row in connection.execute(
                     "UPDATE webhook_deliveries AS d SET state = v.state, attempts = v.attempts,"
-                    " next_attempt_at = v.next_at, lease_until = NULL, lease_token = NULL"
-                    f" FROM (VALUES {rows}) AS v (id, token, state, attempts, next_at)"
+                    " next_attempt_at = v.next_at, finished_at = v.finished_at,"
+                    " lease_until = NULL, lease_token = NULL"
+                    f" FROM (VALUES {rows}) AS v (id, token, state, attempts, next_at, finished_at)"
                     " WHERE d.id = v.id AND d.lease_token = v.token RETURNING d.id",
                     params,
                 ).fetchall()
             }
             kept = [r for r in results if r.claimed.delivery.id in held]
             self._many(connection, INSERT_ATTEMPT, [attempt_row(r.attempt) for r in kept])
+            self._prune(connection, [r.attempt for r in results])
         return len(kept)
 
     def _lock_endpoints(self, connection: Any) -> None:

@@ -4,8 +4,7 @@ CasaPay renders Stripe's ``webhook_endpoint`` object and event, PayRex its ``web
 event. A webhook's event is the dialect's event (what ``GET /events`` shows) with what the feed
 does not know: ``pending_webhooks``, and for CasaPay ``api_version`` and ``request``. A CasaPay
 event is rendered in its endpoint's API version: from 2022-11-15 on a PaymentIntent no longer
-carries ``charges`` (``latest_charge`` names the charge), which is the one difference between the
-versions of a PaymentIntent this server renders.
+carries ``charges`` (``latest_charge`` names the charge), and a refund says where its money goes.
 """
 
 from __future__ import annotations
@@ -19,8 +18,6 @@ from payment_intent.webhooks.model import Endpoint
 #: The API version of a CasaPay endpoint that names none: the last one whose PaymentIntent still
 #: carries ``charges``, as the CasaPay dialect renders it.
 DEFAULT_API_VERSION = "2022-08-01"
-#: The version from which a PaymentIntent has no ``charges`` list.
-CHARGES_REMOVED = "2022-11-15"
 
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
 
@@ -76,10 +73,11 @@ def render_event(
 ) -> dict[str, Any]:
     """An event as a webhook carries it to an endpoint of ``dialect`` and ``api_version``."""
     # Imported here: the dialects' Api imports this package to route the endpoint resources.
+    from payment_intent.dialects import casapay
     from payment_intent.dialects.api import get_dialect
 
-    rendered = get_dialect(dialect).render_event(event)
     if dialect == "payrex":
+        rendered = get_dialect(dialect).render_event(event)
         return {
             "id": rendered["id"],
             "resource": "event",
@@ -92,25 +90,20 @@ def render_event(
             "updated_at": rendered["updated_at"],
         }
     version = api_version or DEFAULT_API_VERSION
-    data = rendered["data"]
-    if version >= CHARGES_REMOVED:
-        data = {
-            "object": {k: v for k, v in data["object"].items() if k != "charges"},
-            "previous_attributes": {
-                k: v for k, v in data["previous_attributes"].items() if k != "charges"
-            },
-        }
+    # In the endpoint's version: a PaymentIntent's charges and a refund's destination are each
+    # there or not by version.
+    data = casapay.CasaPay().render_event_in(event, version)["data"]
     # Stripe's order of an event's fields.
     return {
-        "id": rendered["id"],
+        "id": event.id,
         "object": "event",
         "api_version": version,
-        "created": rendered["created"],
+        "created": event.created,
         "data": data,
-        "livemode": rendered["livemode"],
+        "livemode": event.data.livemode,
         "pending_webhooks": pending_webhooks,
         "request": {"id": None, "idempotency_key": None},
-        "type": rendered["type"],
+        "type": event.type,
     }
 
 

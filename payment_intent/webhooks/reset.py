@@ -1,5 +1,6 @@
-"""``DELETE /_config/data`` (localstripe's reset): forget a test mode's intents, events, idempotency
-records and webhook endpoints, so each test of a suite can start from nothing.
+"""``DELETE /_config/data`` (localstripe's reset): forget a test mode's intents (with their
+refunds), events, idempotency records and webhook endpoints, so each test of a suite can start
+from nothing.
 
 A store that offers ``clear()`` clears itself. Until the stores do, the SQL ones are cleared here
 through the webhook store's own connection to the same database (their table names are the one
@@ -18,8 +19,9 @@ from payment_intent.webhooks.resources import use_webhook_store, webhook_store_f
 if TYPE_CHECKING:
     from payment_intent.dialects.api import Api
 
-#: The intents' tables, cleared in this order (a claim or an event names its intent).
+#: The intents' tables, cleared in this order (a claim, an event or a refund names its intent).
 PAYMENT_TABLES = (
+    "payment_intent_refunds",
     "payment_intent_claims",
     "payment_intent_events",
     "payment_intent_idempotency",

@@ -1,5 +1,6 @@
 """What ``payment-intent serve`` and the WSGI application add to the API: the webhook store beside
-each store, the delivery worker over every mode, and ``--forward-to``'s endpoint."""
+each store, the delivery worker over every mode (for ``serve``, in a process of its own where the
+stores allow), and ``--forward-to``'s endpoint."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from payment_intent.domain.errors import PaymentIntentError
 from payment_intent.ports import Store
 from payment_intent.webhooks.delivery import DeliveryWorker, Source
 from payment_intent.webhooks.model import EVENT_TYPES, Endpoint, RetrySchedule
+from payment_intent.webhooks.process import DeliveryProcess, can_share
 from payment_intent.webhooks.resources import use_webhook_store, webhook_store_for
 from payment_intent.webhooks.storage import WebhookStore
 
@@ -56,8 +58,26 @@ def sources_of(
 def start_delivery(
     api: Api, test: RetrySchedule | None = None, live: RetrySchedule | None = None
 ) -> DeliveryWorker:
-    """A running delivery worker for every mode of ``api``."""
+    """A running delivery worker for every mode of ``api``, in this process."""
     return DeliveryWorker(sources_of(api, test, live)).start()
+
+
+def start_serve_delivery(
+    api: Api,
+    test_url: str,
+    live_url: str | None,
+    test: RetrySchedule | None = None,
+    live: RetrySchedule | None = None,
+) -> DeliveryWorker | DeliveryProcess:
+    """What delivers for ``serve``: a process of its own when every store of ``api`` (opened
+    from ``test_url`` and ``live_url``) can be shared, so that delivery never takes the API's
+    interpreter lock; otherwise (an in-memory store) a worker in this process."""
+    modes = [(test_url, test or RetrySchedule.for_test_mode())]
+    if live_url is not None:
+        modes.append((live_url, live or RetrySchedule.for_live_mode()))
+    if all(can_share(url) for url, _ in modes):
+        return DeliveryProcess(modes)
+    return start_delivery(api, test, live)
 
 
 def forward_to(api: Api, url: str) -> Endpoint:

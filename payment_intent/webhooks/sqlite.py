@@ -16,7 +16,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from payment_intent.webhooks._sql import SqlWebhookStore, claim_sql
+from payment_intent.webhooks._sql import RETENTION_STEP, SqlWebhookStore, claim_sql
+from payment_intent.webhooks.storage import Pruning
 
 #: Forward migrations: entry ``n`` takes the webhook tables from version ``n`` to ``n + 1``.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -76,6 +77,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             lease_token TEXT
         )""",
     ),
+    tuple(statement.format(real="REAL") for statement in RETENTION_STEP),
 )
 
 _IDLE_CONNECTIONS = 4
@@ -93,6 +95,7 @@ class SQLiteWebhookStore(SqlWebhookStore):
         self._idle: list[sqlite3.Connection] = []
         self._pid = os.getpid()
         self._closed = False
+        self._pruning = Pruning()
         self._migrate()
 
     def _connect(self) -> sqlite3.Connection:

@@ -13,6 +13,10 @@ The guarantees every adapter gives, checked by ``tests/webhooks/contract.py``:
 - ``record`` writes an attempt and the delivery's new state together, and only while the caller
   still holds the lease: a delivery that was acknowledged is never claimed again.
 - ``relay_record`` moves a relay's cursor in the same transaction as the attempt it records.
+- ``record`` and ``relay_record`` also forget what is past :data:`RETENTION`: attempts started,
+  and finished (delivered or failed) deliveries last attempted, more than 30 days before the
+  newest attempt they write. A pending delivery is never forgotten. They look at most once per
+  :data:`PRUNE_EVERY`, so a long-running server keeps about 30 days of history, not all of it.
 """
 
 from __future__ import annotations
@@ -31,6 +35,31 @@ from payment_intent.webhooks.model import (
     RelayState,
     Result,
 )
+
+#: How long attempts and finished deliveries are kept: 30 days, as Stripe keeps events and
+#: their delivery attempts.
+RETENTION = 30 * 24 * 3600.0
+#: How often (in the attempts' time) a store looks for what is past its retention.
+PRUNE_EVERY = 3600.0
+
+
+class Pruning:
+    """When a store next forgets what is past :data:`RETENTION`: at most once per
+    :data:`PRUNE_EVERY`, measured by the attempts it writes (the wall clock of the senders)."""
+
+    def __init__(self) -> None:
+        self._next = 0.0
+
+    def cutoff(self, attempts: Sequence[Attempt]) -> float | None:
+        """The time before which to forget, when ``attempts`` make a look due; else ``None``."""
+        if not attempts:
+            return None
+        now = max(attempt.started_at for attempt in attempts)
+        if now < self._next:
+            return None
+        self._next = now + PRUNE_EVERY
+        return now - RETENTION
+
 
 #: What ``fan_out`` is given per endpoint: its id, the cursor the worker read, the cursor it moves
 #: to, and the deliveries to create on the way.
@@ -83,8 +112,8 @@ class WebhookStore(Protocol):
         ...
 
     def record(self, results: Sequence[Result]) -> int:
-        """Write each attempt and its delivery's new state, for the leases still held; returns
-        how many were written."""
+        """Write each attempt and its delivery's new state, for the leases still held, and
+        forget what is past :data:`RETENTION`; returns how many were written."""
         ...
 
     def deliveries(
@@ -122,8 +151,8 @@ class WebhookStore(Protocol):
         next_attempt_at: float | None,
     ) -> bool:
         """Record ``attempt`` (if any) and move the relay to ``cursor`` (with ``attempts`` made on
-        the next event, due at ``next_attempt_at``) in one transaction, releasing the lease;
-        ``False`` when the lease was lost."""
+        the next event, due at ``next_attempt_at``) in one transaction, releasing the lease, and
+        forget what is past :data:`RETENTION`; ``False`` when the lease was lost."""
         ...
 
     def relay_state(self, name: str) -> RelayState | None: ...
@@ -155,6 +184,9 @@ class InMemoryWebhookStore:
             self._last_id = 0
             self._by_pair: set[tuple[str, str]] = set()
             self._leases: dict[int, tuple[str, float]] = {}
+            # Finished deliveries and when their last attempt started: what pruning looks at.
+            self._finished: dict[int, float] = {}
+            self._pruning = Pruning()
             self._attempts: list[Attempt] = []
             self._relays: dict[str, RelayState] = {}
             self._relay_leases: dict[str, float] = {}
@@ -201,6 +233,7 @@ class InMemoryWebhookStore:
                     del self._deliveries[number]
                     self._pending.pop(number, None)
                     self._leases.pop(number, None)
+                    self._finished.pop(number, None)
                     self._by_pair.discard((endpoint_id, delivery.event_id))
                     if delivery.state != "delivered":
                         self._count(delivery.event_id, -1)
@@ -298,11 +331,28 @@ class InMemoryWebhookStore:
                     self._pending[number] = updated
                 else:
                     self._pending.pop(number, None)
+                    self._finished[number] = result.attempt.started_at
                 if updated.state == "delivered":
                     self._count(updated.event_id, -1)
                 self._attempts.append(result.attempt)
                 written += 1
+            self._prune(self._pruning.cutoff([r.attempt for r in results]))
         return written
+
+    def _prune(self, before: float | None) -> None:
+        """Forget attempts and finished deliveries from before ``before``; the caller holds the
+        lock."""
+        if before is None:
+            return
+        self._attempts = [a for a in self._attempts if a.started_at >= before]
+        for number, finished_at in list(self._finished.items()):
+            if finished_at >= before:
+                continue
+            del self._finished[number]
+            delivery = self._deliveries.pop(number)
+            self._by_pair.discard((delivery.endpoint_id, delivery.event_id))
+            if delivery.state == "failed":
+                self._count(delivery.event_id, -1)
 
     def deliveries(
         self, endpoint_id: str | None = None, event_id: str | None = None
@@ -372,6 +422,7 @@ class InMemoryWebhookStore:
             self._relay_leases.pop(name, None)
             if attempt is not None:
                 self._attempts.append(attempt)
+                self._prune(self._pruning.cutoff([attempt]))
             return True
 
     def relay_state(self, name: str) -> RelayState | None:

@@ -18,8 +18,9 @@ from urllib.parse import urlsplit
 
 #: Bytes of a receiver's answer that are read (and dropped) so the connection can be reused.
 MAX_ANSWER = 64 * 1024
-#: Idle connections kept per receiver (scheme, host, port).
-IDLE_PER_RECEIVER = 8
+#: Idle connections kept per receiver (scheme, host, port): as many as a worker sends at once
+#: (its ``concurrency``), so endpoints that share a host never reconnect for want of one.
+IDLE_PER_RECEIVER = 16
 USER_AGENT = "payment_intent-webhooks/0.1"
 
 

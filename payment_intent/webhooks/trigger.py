@@ -23,7 +23,9 @@ _RETURN_URL = "https://example.com/return"
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """One request: ``path`` after the dialect's prefix (``{id}``: the intent made first)."""
+    """One request: ``path`` after the dialect's prefix. In the path and the fields, ``{id}``
+    stands for the intent made first, ``{refund}`` for the refund made, ``{payment}`` for the
+    intent's latest payment (PayRex's Payment)."""
 
     method: str
     path: str
@@ -62,6 +64,18 @@ def _casapay(event: str) -> list[Step]:
                  {"cancellation_reason": "requested_by_customer"}),
         ],
     }  # fmt: skip
+    paid = Step("POST", "/payment_intents", {**pay, "payment_method": "pm_card_visa"})
+    refund = Step("POST", "/refunds", {"payment_intent": "{id}", "amount": "1000"})
+    scripts["charge.refunded"] = scripts["refund.created"] = [paid, refund]
+    scripts["refund.updated"] = [
+        paid,
+        refund,
+        Step("POST", "/refunds/{refund}", {"metadata[reason]": "trigger"}),
+    ]
+    scripts["refund.failed"] = [
+        Step("POST", "/payment_intents", {**pay, "payment_method": "pm_card_refundFail"}),
+        refund,
+    ]
     return scripts[event]
 
 
@@ -86,6 +100,17 @@ def _payrex(event: str) -> list[Step]:
             Step("POST", "/payment_intents/{id}/cancel", {}),
         ],
     }
+    refund = Step("POST", "/refunds", {
+        "payment_id": "{payment}", "amount": "5000", "currency": "PHP",
+        "reason": "requested_by_customer",
+    })  # fmt: skip
+    scripts["charge.refunded"] = scripts["refund.created"] = [*paid_with("pm_card_visa"), refund]
+    scripts["refund.updated"] = [
+        *paid_with("pm_card_visa"), refund, Step("PUT", "/refunds/{refund}", {
+            "metadata[reason]": "trigger"
+        }),
+    ]  # fmt: skip
+    scripts["refund.failed"] = [*paid_with("pm_card_refundFail"), refund]
     if event not in scripts:
         raise TriggerError(
             f"{event} cannot happen in PayRex: none of its payment methods stays processing."
@@ -121,19 +146,38 @@ def trigger(event: str, *, url: str, key: str, dialect: str, out: TextIO) -> int
         authorization = f"Bearer {key}"
     else:
         authorization = "Basic " + base64.b64encode(f"{key}:".encode()).decode()
-    intent_id = ""
+    made: dict[str, str] = {}  # "{id}", "{refund}", "{payment}" -> the id the server gave
     for step in steps:
-        path = prefix + step.path.replace("{id}", intent_id)
-        status, body = _request(url.rstrip("/") + path, step, authorization)
-        intent = body if "id" in body else _intent_of_error(body)
-        shown, state = intent.get("id") or "", intent.get("status") or ""
+        path = prefix + _filled(step.path, made)
+        fields = {name: _filled(value, made) for name, value in step.fields.items()}
+        status, body = _request(url.rstrip("/") + path, step.method, fields, authorization)
+        answered = body if "id" in body else _intent_of_error(body)
+        shown, state = answered.get("id") or "", answered.get("status") or ""
         out.write(f"{step.method} {path} -> {status} {shown} {state}".rstrip() + "\n")
         if status not in step.expected:
             out.write(json.dumps(body, indent=2) + "\n")
             return 1
-        intent_id = intent_id or str(shown)
+        made.update({k: v for k, v in _ids_in(answered).items() if k not in made})
     out.write(f"Triggered {event}.\n")
     return 0
+
+
+def _ids_in(answered: dict[str, Any]) -> dict[str, str]:
+    """The ids a step's answer gives later steps: the intent's, a refund's, its payment's."""
+    kind = answered.get("object") or answered.get("resource")
+    ids: dict[str, str] = {}
+    if kind in ("payment_intent", "refund") and answered.get("id"):
+        ids["{id}" if kind == "payment_intent" else "{refund}"] = str(answered["id"])
+    payment = answered.get("latest_payment")
+    if isinstance(payment, dict) and payment.get("id"):
+        ids["{payment}"] = str(payment["id"])
+    return ids
+
+
+def _filled(text: str, made: dict[str, str]) -> str:
+    for placeholder, value in made.items():
+        text = text.replace(placeholder, value)
+    return text
 
 
 def _intent_of_error(body: dict[str, Any]) -> dict[str, Any]:
@@ -145,9 +189,11 @@ def _intent_of_error(body: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
-def _request(url: str, step: Step, authorization: str) -> tuple[int, dict[str, Any]]:
-    data = urlencode(step.fields).encode()
-    request = urllib.request.Request(url, data=data, method=step.method)
+def _request(
+    url: str, method: str, fields: dict[str, str], authorization: str
+) -> tuple[int, dict[str, Any]]:
+    data = urlencode(fields).encode()
+    request = urllib.request.Request(url, data=data, method=method)
     request.add_header("Authorization", authorization)
     request.add_header("Content-Type", "application/x-www-form-urlencoded")
     try:

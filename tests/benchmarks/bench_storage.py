@@ -38,6 +38,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "storage"))
 
 from payment_intent import ManualClock, PaymentIntent, PaymentIntents, SQLiteStore, Status
 from payment_intent.adapters import _sql
+from payment_intent.adapters.postgres import list_statement as postgres_list_statement
+from payment_intent.adapters.sqlite import list_statement as sqlite_list_statement
 from payment_intent.domain.status import CancellationReason, CaptureMethod
 from payment_intent.ids import new_id
 from payment_intent.ports import ListQuery, Store
@@ -219,12 +221,12 @@ def plans(kind: str, store: Any, service: PaymentIntents, middle_id: str) -> dic
             else None,
         )
         if kind == "sqlite":
-            sql, params = _sql.list_sql(query, "?")
+            sql, params = sqlite_list_statement(query)
             with store._connection() as connection:
                 rows = connection.execute(f"EXPLAIN QUERY PLAN {sql}", params).fetchall()
             found[name] = "; ".join(row[3] for row in rows)
         else:
-            sql, params = _sql.list_sql(query, "%s")
+            sql, params = postgres_list_statement(query)
             with store._connection() as connection:
                 rows = connection.execute(f"EXPLAIN {sql}", params).fetchall()
             found[name] = next(r[0].strip() for r in rows if "Scan" in r[0]).lstrip("-> ")

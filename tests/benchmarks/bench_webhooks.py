@@ -132,12 +132,17 @@ def checkout(connection: http.client.HTTPConnection) -> float:
     return time.perf_counter() - started
 
 
-def latency(endpoints_counts: tuple[int, ...] = (0, 1, 10), checkouts: int = 300) -> None:
+def latency(
+    db: str, label: str, endpoints_counts: tuple[int, ...] = (0, 1, 10), checkouts: int = 300
+) -> None:
+    """Over ``db``: ``memory://`` delivers from the server's process, a SQLite file (``serve``'s
+    default) from a process of its own."""
     results: dict[int, list[float]] = {}
     spaced: dict[int, list[float]] = {}
     with tempfile.TemporaryDirectory() as directory, receiver() as target:
         for endpoints in endpoints_counts:
-            served = serve("--db", "memory://", cwd=Path(directory))
+            store = db.replace("{n}", str(endpoints))  # a fresh file per server
+            served = serve("--db", store, cwd=Path(directory))
             try:
                 connection = http.client.HTTPConnection(served.url.removeprefix("http://"))
                 for number in range(endpoints):
@@ -164,12 +169,13 @@ def latency(endpoints_counts: tuple[int, ...] = (0, 1, 10), checkouts: int = 300
                 connection.close()
             finally:
                 served.stop()
-    for label, measured in (("back to back", results), ("one at a time", spaced)):
+    for mode, measured in (("back to back", results), ("one at a time", spaced)):
         base = statistics.median(measured[0])
         for endpoints, timings in measured.items():
             median = statistics.median(timings)
             print(
-                f"latency   {label:13s} {endpoints:2d} endpoints: median {median * 1e3:.2f} ms, "
+                f"latency   {label} {mode:13s} {endpoints:2d} endpoints: "
+                f"median {median * 1e3:.2f} ms, "
                 f"mean {statistics.fmean(timings) * 1e3:.2f} ms, p95 "
                 f"{sorted(timings)[int(len(timings) * 0.95)] * 1e3:.2f} ms "
                 f"({median / base - 1:+.1%})"
@@ -245,7 +251,8 @@ def main() -> None:
             assert postgres is not None
             delivery(postgres, "PostgreSQL")
         if "latency" in only:
-            latency()
+            latency("memory://", "memory")
+            latency("sqlite:///latency-{n}.sqlite3", "SQLite")
         if "gunicorn" in only:
             assert postgres is not None
             gunicorn(postgres)

@@ -33,6 +33,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
@@ -60,12 +61,13 @@ class Settings:
     fixed_pass_scale: float = 1.0  # scales a peer's fixed pass size (localstripe)
     warm_up: int = 20  # checkouts of the untimed first pass, and the fewest in a timed pass
     declines: int = 1_000  # declined confirms on one intent
+    race_programs: int = 20  # drawn programs of 3 workers x 20 calls, each run and judged once
 
 
 PRESETS = {
     "full": Settings(),
-    "quick": Settings(0.05, 3, (10_000, 50_000), 1_000, 5_000, 0.5, 10, 300),
-    "smoke": Settings(0.003, 1, (500, 1_000), 50, 300, 0.05, 2, 30),
+    "quick": Settings(0.05, 3, (10_000, 50_000), 1_000, 5_000, 0.5, 10, 300, 5),
+    "smoke": Settings(0.003, 1, (500, 1_000), 50, 300, 0.05, 2, 30, 2),
 }
 
 
@@ -417,6 +419,40 @@ def declines_on_one_intent(settings: Settings) -> dict[str, float]:
     return {"first_us": first * 1e6, "last_us": last * 1e6, "bytes_per_decline": growth}
 
 
+# -- races: the concurrent runner and its verdict ------------------------------------------------
+
+
+def race_verdicts(settings: Settings) -> dict[str, float]:
+    """The time to a linearizability verdict: drawn programs of 3 workers x 20 calls on up to 2
+    intents, each run once on threads over the in-memory store, then judged."""
+    from hypothesis.errors import NonInteractiveExampleWarning
+
+    from payment_intent.testing import check_linearizable, programs, run_concurrently
+
+    count = settings.race_programs
+    print(f"\n== time to a verdict: {count} programs of 3 workers x 20 calls, in memory ==")
+    drawn = programs(workers=3, calls=20, min_calls=20)
+    runs: list[float] = []
+    checks: list[float] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NonInteractiveExampleWarning)
+        for _ in range(count):
+            program = drawn.example()
+            began = time.perf_counter()
+            history = run_concurrently(program)
+            ran = time.perf_counter()
+            verdict = check_linearizable(history)
+            runs.append(ran - began)
+            checks.append(time.perf_counter() - ran)
+            assert verdict.linearizable, verdict.explain()
+    run, check = statistics.median(runs), statistics.median(checks)
+    total = max(a + b for a, b in zip(runs, checks, strict=True))
+    print(f"run: {run * 1e3:,.1f} ms median; verdict: {check * 1e3:,.1f} ms median")
+    together = (run + check) * 1e3
+    print(f"run and verdict together: {together:,.1f} ms median, {total * 1e3:,.1f} ms at most")
+    return {"run_ms": run * 1e3, "verdict_ms": check * 1e3, "worst_total_ms": total * 1e3}
+
+
 # -- where the time goes --------------------------------------------------------------------------
 
 LAYERS = (
@@ -506,6 +542,7 @@ WORKLOADS = (
     "lists",
     "memory",
     "declines",
+    "races",
 )
 
 
@@ -587,6 +624,8 @@ def main(argv: list[str] | None = None) -> int:
             report["memory"] = memory_per_intent(settings)
         if "declines" in chosen:
             report["declines"] = declines_on_one_intent(settings)
+        if "races" in chosen:
+            report["races"] = race_verdicts(settings)
         if "checkout-memory" in chosen and report.get("checkout, manual capture, in process"):
             rows = report["checkout, manual capture, in process"]
             project = next(r for r in rows if r.project)

@@ -52,6 +52,7 @@ FAST = (
     "tests/test_transitions.py",
     "tests/test_refusals.py",
     "tests/test_money_after_the_hold.py",
+    "tests/test_money_refusals.py",
     "tests/test_registry.py",
     "tests/test_errors.py",
     "tests/test_operations.py",

@@ -11,6 +11,7 @@ import pytest
 from postgres_server import fresh_schema
 
 from payment_intent import PaymentIntents, store_from_url
+from payment_intent.adapters.postgres import list_statement as postgres_list_statement
 from payment_intent.domain.status import EventType
 from payment_intent.errors import InvalidRequestError
 from payment_intent.ports import Commit, IntegrityError, OperationalError
@@ -252,7 +253,6 @@ def test_a_canceled_page_walks_an_index_not_every_canceled_intent(
 ) -> None:
     """Canceled is the union of canceled intents and lapsed holds: each arm is limited, so the
     planner walks the index for the first one instead of reading and sorting all of them."""
-    from payment_intent.adapters import _sql
     from payment_intent.domain.status import Status
     from payment_intent.ports import ListQuery
 
@@ -265,7 +265,110 @@ def test_a_canceled_page_walks_an_index_not_every_canceled_intent(
         )
         connection.execute("ANALYZE payment_intents")
         query = ListQuery(limit=11, now=T0, customer=customer, status=Status.CANCELED)
-        sql, params = _sql.list_sql(query, "%s", body="body::text", limit_each_arm=True)
+        sql, params = postgres_list_statement(query)
         plan = "\n".join(row[0] for row in connection.execute(f"EXPLAIN {sql}", params))
     assert "Seq Scan" not in plan, plan
     assert "Index Scan Backward using payment_intents_by_" in plan, plan
+
+
+def _refund_plan(postgres_dsn: str, query: Any) -> str:
+    """PostgreSQL's plan for a page of ``query`` over 20,000 refunds of 500 intents."""
+    from payment_intent.adapters import _sql
+
+    with _store(postgres_dsn) as store, store._connection() as connection:
+        connection.execute(
+            "INSERT INTO payment_intent_refunds (id, intent_id, charge_id, created)"
+            " SELECT 're_' || n, 'pi_' || (n % 500), 'ch_' || (n % 500), n"
+            " FROM generate_series(1, 20000) AS n"
+        )
+        connection.execute("VACUUM ANALYZE payment_intent_refunds")
+        sql, params = _sql.refunds_sql(query, "%s")
+        return "\n".join(row[0] for row in connection.execute(f"EXPLAIN {sql}", params))
+
+
+_AFTER, _BEFORE = (15000, "re_15000"), (5000, "re_5000")
+
+
+@pytest.mark.parametrize(
+    ("payment_intent", "charge", "after", "before"),
+    [
+        (None, None, None, None),
+        (None, None, _AFTER, None),
+        (None, None, None, _BEFORE),
+        ("pi_7", None, _AFTER, None),
+        ("pi_7", None, None, _BEFORE),
+        (None, "ch_7", None, None),
+        (None, "ch_7", None, _BEFORE),
+    ],
+)
+def test_a_page_of_all_an_intents_or_a_charges_refunds_is_an_index_only_walk(
+    postgres_dsn: str,
+    payment_intent: str | None,
+    charge: str | None,
+    after: tuple[int, str] | None,
+    before: tuple[int, str] | None,
+) -> None:
+    """Over many refunds, such a page walks one refund index in order and stops when it is full."""
+    from payment_intent.ports import RefundQuery
+
+    query = RefundQuery(
+        11, payment_intent=payment_intent, charge=charge, after=after, before=before
+    )
+    plan = _refund_plan(postgres_dsn, query)
+    assert "Index Only Scan" in plan, plan
+    assert "using payment_intent_refunds_by_" in plan, plan
+    assert "Sort" not in plan, plan
+
+
+def test_a_page_of_one_intents_refunds_of_one_charge_reads_that_charges_refunds_at_most(
+    postgres_dsn: str,
+) -> None:
+    """With both filters the planner may combine the two indexes and sort what they find: the
+    refunds of one charge (of one intent), never the table's."""
+    from payment_intent.ports import RefundQuery
+
+    query = RefundQuery(11, payment_intent="pi_7", charge="ch_7", after=_AFTER)
+    plan = _refund_plan(postgres_dsn, query)
+    assert "Seq Scan" not in plan, plan
+    assert "Index Cond: ((charge_id = 'ch_7'::text)" in plan, plan
+
+
+def test_a_schema_3_database_gains_the_refund_index_with_the_refunds_its_intents_hold(
+    postgres_dsn: str,
+) -> None:
+    """Step 4 fills the refund index from the intents' bodies: an intent written before it (here
+    holding a refund, as a build without the index may have written it) is found by its refund."""
+    import psycopg
+
+    from payment_intent.adapters import _sql
+    from payment_intent.adapters.postgres import MIGRATIONS, PostgresStore
+    from payment_intent.ports import RefundQuery
+    from payment_intent.testing.contract import add_refunds, make_refund, paid_intent
+
+    class SchemaThree(PostgresStore):
+        migrations = MIGRATIONS[:3]
+
+    with SchemaThree(postgres_dsn) as old:
+        plain = insert(old, make_intent())
+    paid = paid_intent()
+    early = make_refund(paid)
+    refunded = paid.model_copy(update={"refunds": (early,)})
+    with psycopg.connect(postgres_dsn, autocommit=True) as raw:
+        raw.execute(
+            "INSERT INTO payment_intents"
+            " (id, version, created, customer, status, capture_before_at, body)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            _sql.intent_row(refunded),
+        )
+    with _store(postgres_dsn) as store:
+        assert store.schema_version == len(MIGRATIONS)
+        assert store.load(plain.id) == plain
+        assert store.load(paid.id) == refunded
+        assert store.refund_owner(early.id) == paid.id
+        assert store.refund_owner("re_missing") is None
+        later = make_refund(refunded, created=early.created + 1)
+        add_refunds(store, refunded, later)
+        assert store.list_refunds(RefundQuery(limit=10, charge=early.charge)) == [
+            (later.id, paid.id),
+            (early.id, paid.id),
+        ]

@@ -14,6 +14,7 @@ import pytest
 
 from payment_intent.adapters import _sql
 from payment_intent.adapters.sqlite import MIGRATIONS, SQLiteStore
+from payment_intent.adapters.sqlite import list_statement as sqlite_list_statement
 from payment_intent.domain.model import Event, PaymentIntent
 from payment_intent.domain.status import EventType, Status
 from payment_intent.errors import InvalidRequestError
@@ -24,10 +25,12 @@ from payment_intent.ports import (
     IntegrityError,
     ListQuery,
     OperationalError,
+    RefundQuery,
     StorageError,
 )
 from payment_intent.testing.contract import (
     BatchStoreContract,
+    add_refunds,
     advance,
     all_events,
     insert,
@@ -35,7 +38,9 @@ from payment_intent.testing.contract import (
     make_event,
     make_intent,
     make_record,
+    make_refund,
     next_version,
+    paid_intent,
 )
 
 
@@ -170,7 +175,7 @@ _QUERIES = [
 
 
 def _plan(store: SQLiteStore, query: ListQuery) -> list[str]:
-    sql, params = _sql.list_sql(query, "?", lapsed_index="INDEXED BY payment_intents_due")
+    sql, params = sqlite_list_statement(query)
     with store._connection() as connection:
         return [row[3] for row in connection.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
 
@@ -180,13 +185,13 @@ def test_every_list_page_walks_an_index_and_sorts_only_lapsed_holds(
     tmp_path: Path, query: ListQuery
 ) -> None:
     """No filter combination sorts or scans the table, so a page costs the same at any size. The
-    canceled filter also reads the lapsed holds through the expiry index and sorts those: the
-    holds the sweep has not yet expired."""
+    canceled and succeeded filters also read the lapsed holds through the expiry index and sort
+    those: the holds the sweep has not yet expired (which end as one or the other)."""
     with SQLiteStore(tmp_path / "plan.db") as store:
         plan = _plan(store, query)
     walks = [step for step in plan if step.startswith(("SEARCH", "SCAN")) and "USING INDEX" in step]
     assert "SCAN payment_intents" not in plan, plan  # a walk of the table itself
-    if query.status is Status.CANCELED:
+    if query.status in (Status.CANCELED, Status.SUCCEEDED):
         assert plan[0] == "MERGE (UNION ALL)", plan
         assert "payment_intents_by_" in walks[0], plan
         assert "payment_intents_due (capture_before_at<?)" in walks[1], plan
@@ -197,6 +202,65 @@ def test_every_list_page_walks_an_index_and_sorts_only_lapsed_holds(
         (walk,) = walks
         assert "payment_intents_by_" in walk, plan
         assert not [step for step in plan if "TEMP B-TREE" in step], plan
+
+
+_REFUND_QUERIES = [
+    RefundQuery(limit=11, payment_intent=intent, charge=charge, after=after, before=before)
+    for intent, charge, (after, before) in itertools.product(
+        (None, "pi_x"),
+        (None, "ch_x"),
+        ((None, None), ((9, "re_x"), None), (None, (9, "re_x")), ((9, "re_x"), (3, "re_y"))),
+    )
+]
+
+
+@pytest.mark.parametrize("query", _REFUND_QUERIES)
+def test_every_refund_page_is_a_walk_of_one_covering_index(
+    tmp_path: Path, query: RefundQuery
+) -> None:
+    """A page of refunds reads its own index entries and nothing else: no sort, no table."""
+    sql, params = _sql.refunds_sql(query, "?")
+    with SQLiteStore(tmp_path / "plan.db") as store, store._connection() as connection:
+        plan = [row[3] for row in connection.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
+    (walk,) = plan
+    if query.charge is not None:
+        index = "by_charge (charge_id=?"
+    elif query.payment_intent is not None:
+        index = "by_intent (intent_id=?"
+    else:
+        index = "by_created"
+    assert f"USING COVERING INDEX payment_intent_refunds_{index}" in walk, plan
+
+
+def test_a_schema_3_file_gains_the_refund_index_with_the_refunds_its_intents_hold(
+    tmp_path: Path,
+) -> None:
+    """Step 4 adds the refund index and fills it from the bodies: an intent written before the
+    step (here with a refund, as a build without the index may have written it) is found by its
+    refund, and later commits index theirs."""
+    path = tmp_path / "v3.db"
+
+    class SchemaThree(SQLiteStore):
+        migrations = MIGRATIONS[:3]
+
+    with SchemaThree(path) as old:
+        plain = insert(old, make_intent())
+    paid = paid_intent()
+    early = make_refund(paid)
+    refunded = paid.model_copy(update={"refunds": (early,)})
+    _write_rows(path, [refunded], [], [])
+    with SQLiteStore(path) as store:
+        assert store.schema_version == len(MIGRATIONS)
+        assert store.load(plain.id) == plain
+        assert store.load(paid.id) == refunded
+        assert store.refund_owner(early.id) == paid.id
+        assert store.refund_owner("re_missing") is None
+        later = make_refund(refunded, created=early.created + 1)
+        add_refunds(store, refunded, later)
+        assert store.list_refunds(RefundQuery(limit=10, payment_intent=paid.id)) == [
+            (later.id, paid.id),
+            (early.id, paid.id),
+        ]
 
 
 def test_an_integer_beyond_64_bits_is_a_data_error_and_writes_nothing(tmp_path: Path) -> None:
@@ -335,7 +399,7 @@ def test_a_schema_2_file_gains_claims_and_the_expiry_index_keeping_its_records(
     intent = make_intent()
     _write_rows(path, [intent], [], [make_record("old-key", created=1_000)])
     with SQLiteStore(path) as store:
-        assert store.schema_version == 3
+        assert store.schema_version == len(MIGRATIONS)
         assert store.load(intent.id) == intent
         assert store.idempotency_record("old-key") == make_record("old-key", created=1_000)
         store.commit(Commit(None, 0, claim=make_claim(intent.id, 1, key="k")))

@@ -12,6 +12,7 @@ from payment_intent.webhooks.model import Attempt, Endpoint, NewDelivery, Result
 from payment_intent.webhooks.storage import WebhookStore
 
 NOW = 1_800_000_000.0
+DAY = 24 * 3600.0
 
 
 def endpoint(number: int, **changes: object) -> Endpoint:
@@ -37,10 +38,12 @@ def news(endpoint_id: str, *sequences: int) -> list[NewDelivery]:
     ]
 
 
-def attempt(target: str, event_id: str, number: int, outcome: str = "succeeded") -> Attempt:
-    retry = NOW + 60 if outcome == "retrying" else None
+def attempt(
+    target: str, event_id: str, number: int, outcome: str = "succeeded", at: float = NOW
+) -> Attempt:
+    retry = at + 60 if outcome == "retrying" else None
     code = 200 if outcome == "succeeded" else 500
-    return Attempt(target, event_id, number, NOW, 0.01, code, None, outcome, retry)  # type: ignore[arg-type]
+    return Attempt(target, event_id, number, at, 0.01, code, None, outcome, retry)  # type: ignore[arg-type]
 
 
 class WebhookStoreContract(ABC):
@@ -197,6 +200,45 @@ class WebhookStoreContract(ABC):
         hooks.record([Result(claimed, attempt("we_0001", "evt_1", 1))])
         assert hooks.undelivered(["evt_1"]) == {"evt_1": 1}
         assert hooks.undelivered([]) == {}
+
+    # -- retention -------------------------------------------------------------------------------
+
+    def test_finished_deliveries_and_attempts_are_forgotten_after_thirty_days_pending_ones_never(
+        self, hooks: WebhookStore
+    ) -> None:
+        hooks.add_endpoint(endpoint(1), 16)
+        hooks.add_endpoint(endpoint(2, cursor=3), 16)
+        hooks.fan_out([("we_0001", 0, 3, news("we_0001", 1, 2, 3))], NOW)
+        outcomes = {"evt_1": "succeeded", "evt_2": "failed", "evt_3": "retrying"}
+        hooks.record(
+            [
+                Result(c, attempt("we_0001", c.delivery.event_id, 1, outcomes[c.delivery.event_id]))
+                for c in hooks.claim("we_0001", NOW, 10, NOW + 30, "w")
+            ]
+        )
+        # Later deliveries, to a second endpoint (the first one's retry is due all along).
+        later = NOW + 2 * DAY  # still within thirty days at the end
+        end = NOW + 30 * DAY + 1  # the first write past thirty days forgets the first ones
+        for sequence, at in ((4, later), (5, end)):
+            hooks.fan_out([("we_0002", sequence - 1, sequence, news("we_0002", sequence))], at)
+            (claimed,) = hooks.claim("we_0002", at, 10, at + 30, "w")
+            hooks.record([Result(claimed, attempt("we_0002", f"evt_{sequence}", 1, at=at))])
+
+        assert [d.event_id for d in hooks.deliveries()] == ["evt_3", "evt_4", "evt_5"]
+        assert [a.event_id for a in hooks.attempts()] == ["evt_5", "evt_4"]
+        assert hooks.undelivered(["evt_2", "evt_3"]) == {"evt_3": 1}  # the failed one is gone
+
+    def test_a_relays_attempts_are_forgotten_after_thirty_days_and_its_cursor_kept(
+        self, hooks: WebhookStore
+    ) -> None:
+        for number, at in enumerate((NOW, NOW + 30 * DAY + 1), start=1):
+            hooks.relay_lease("orders", 0, at, at + 30, "a")
+            done = attempt("relay:orders", f"evt_{number}", 1, at=at)
+            hooks.relay_record("orders", "a", done, number, 0, None)
+        assert [a.event_id for a in hooks.attempts("relay:orders")] == ["evt_2"]
+        state = hooks.relay_state("orders")
+        assert state is not None
+        assert state.cursor == 2
 
     # -- relays ----------------------------------------------------------------------------------
 

@@ -23,6 +23,12 @@ class Received:
     at: float
 
     @property
+    def signed_at(self) -> int:
+        """The wall-clock second the sender signed this attempt at (``t=`` of its signature)."""
+        header = self.headers.get("stripe-signature") or self.headers["payrex-signature"]
+        return int(dict(part.split("=", 1) for part in header.split(","))["t"])
+
+    @property
     def event(self) -> dict[str, Any]:
         decoded: dict[str, Any] = json.loads(self.body)
         return decoded
@@ -39,6 +45,11 @@ class Script:
     hang: float = 0.0
     seen: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def answer_with(self, status: int) -> None:
+        """From now on, answer ``status`` (after the failures still owed)."""
+        with self.lock:
+            self.status = status
 
     def next_status(self) -> int:
         with self.lock:
@@ -73,9 +84,15 @@ class Receiver:
                 self.arrived.wait(left)
             return list(self.received[:count])
 
-    def events(self) -> list[dict[str, Any]]:
+    def events(self, signed_after: int | None = None) -> list[dict[str, Any]]:
+        """The events received; with ``signed_after``, those of attempts signed after that
+        second only."""
         with self.arrived:
-            return [request.event for request in self.received]
+            return [
+                request.event
+                for request in self.received
+                if signed_after is None or request.signed_at > signed_after
+            ]
 
 
 @contextmanager

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from contract import WebhookStoreContract
 
-from payment_intent.webhooks.sqlite import SQLiteWebhookStore
+from payment_intent.webhooks.sqlite import MIGRATIONS, SQLiteWebhookStore
 from payment_intent.webhooks.storage import InMemoryWebhookStore, WebhookStore
 
 
@@ -44,6 +44,6 @@ def test_the_sqlite_tables_live_beside_the_intents_with_their_own_schema_version
     path = tmp_path / "shared.sqlite3"
     store = SQLiteStore(path)
     hooks = SQLiteWebhookStore(path)
-    assert hooks.schema_version == 1
+    assert hooks.schema_version == len(MIGRATIONS)
     assert SQLiteStore(path).schema_version == store.schema_version  # untouched by ours
-    assert SQLiteWebhookStore(path).schema_version == 1  # reopening migrates nothing
+    assert SQLiteWebhookStore(path).schema_version == len(MIGRATIONS)  # reopening migrates nothing
