@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import pickle
 from typing import Any
 
 import pytest
 
 from payment_intent import InMemoryStore, ManualClock, PaymentIntents, Status
+from payment_intent.domain.errors import parameter_unknown
+from payment_intent.domain.profiles import get_profile
 from payment_intent.errors import (
+    AuthenticationError,
     CardError,
     ConcurrencyError,
     IdempotencyError,
     InvalidRequestError,
     PaymentIntentError,
+    ProcessorUnavailableError,
     StorageUnavailableError,
 )
 from payment_intent.ports import Commit, IntegrityError, OperationalError
@@ -87,7 +92,17 @@ def test_a_wrong_type_or_value_is_named(
 
 @pytest.mark.parametrize(
     ("currency", "too_small", "smallest"),
-    [("eur", 49, 50), ("usd", 49, 50), ("gbp", 29, 30), ("jpy", 49, 50), ("kwd", 499, 500)],
+    [
+        ("eur", 49, 50),
+        ("usd", 49, 50),
+        ("gbp", 29, 30),
+        ("jpy", 49, 50),
+        ("kwd", 499, 500),
+        # no published minimum: 0.50 of the major unit, whatever the minor unit
+        ("php", 49, 50),
+        ("bif", 0, 1),
+        ("clf", 4_999, 5_000),
+    ],
 )
 def test_amount_bounds_follow_the_currency(
     svc: PaymentIntents, currency: str, too_small: int, smallest: int
@@ -100,6 +115,21 @@ def test_amount_bounds_follow_the_currency(
     assert_error(
         refused(svc.create, amount=100_000_000, currency=currency), "amount_too_large", "amount"
     )
+
+
+#: Stripe's published minimum charge amounts, in the currency's minor unit.
+PUBLISHED_MINIMUMS = {
+    "usd": 50, "aed": 200, "aud": 50, "bgn": 100, "brl": 50, "cad": 50, "chf": 50, "czk": 1500,
+    "dkk": 250, "eur": 50, "gbp": 30, "hkd": 400, "huf": 17500, "inr": 50, "jpy": 50, "mxn": 1000,
+    "myr": 200, "nok": 300, "nzd": 50, "pln": 200, "ron": 200, "sek": 300, "sgd": 50, "thb": 1000,
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(("currency", "smallest"), PUBLISHED_MINIMUMS.items())
+def test_a_currency_with_a_published_minimum_takes_exactly_that(
+    currency: str, smallest: int
+) -> None:
+    assert get_profile("casapay").amount_bounds(currency) == (smallest, 99_999_999)
 
 
 def test_amount_must_be_positive(svc: PaymentIntents) -> None:
@@ -169,12 +199,41 @@ def test_a_good_statement_descriptor_is_kept(svc: PaymentIntents) -> None:
     assert pi.statement_descriptor == "CASAPAY RENT 02"
 
 
-def test_payrex_statement_descriptor_is_at_most_22_characters(payrex: PaymentIntents) -> None:
-    assert payrex.create(
-        amount=10_000, currency="PHP", statement_descriptor="X"
-    ).statement_descriptor
+@pytest.mark.parametrize("descriptor", ["Rents", "R" * 22])
+def test_a_casapay_statement_descriptor_may_have_5_to_22_characters(
+    svc: PaymentIntents, descriptor: str
+) -> None:
+    pi = svc.create(amount=5_000, currency="eur", statement_descriptor=descriptor)
+    assert pi.statement_descriptor == descriptor
+
+
+@pytest.mark.parametrize("descriptor", ["", "X", "12345", "Miete*", "東京 Store", "X" * 22])
+def test_a_payrex_statement_descriptor_is_any_text_of_at_most_22_characters(
+    payrex: PaymentIntents, descriptor: str
+) -> None:
+    pi = payrex.create(amount=10_000, currency="PHP", statement_descriptor=descriptor)
+    assert pi.statement_descriptor == descriptor
+
+
+def test_a_payrex_statement_descriptor_of_23_characters_is_refused(payrex: PaymentIntents) -> None:
     error = refused(payrex.create, amount=10_000, currency="PHP", statement_descriptor="X" * 23)
     assert_error(error, "parameter_invalid", "statement_descriptor")
+    assert error.message == "The statement descriptor must be at most 22 characters."
+
+
+def test_an_unknown_profile_is_refused_by_name() -> None:
+    with pytest.raises(InvalidRequestError) as refused_profile:
+        PaymentIntents(profile="stripe")
+    assert (refused_profile.value.code, refused_profile.value.param) == (
+        "parameter_invalid",
+        "profile",
+    )
+
+
+@pytest.mark.parametrize("kind", ["card", "gcash", "maya", "qrph"])
+def test_payrex_offers_cards_and_its_wallets(payrex: PaymentIntents, kind: str) -> None:
+    pi = payrex.create(amount=10_000, currency="PHP", payment_method_types=[kind])
+    assert pi.payment_method_types == (kind,)
 
 
 @pytest.mark.parametrize(
@@ -217,6 +276,15 @@ def test_payrex_card_restrictions(payrex: PaymentIntents) -> None:
     assert payrex.confirm(pi.id, payment_method="pm_card_visa_debit").status is Status.SUCCEEDED
 
 
+def test_payrex_refuses_a_card_whose_bin_is_not_allowed(payrex: PaymentIntents) -> None:
+    options = {"card": {"allowed_bins": ["400005"]}}
+    pi = payrex.create(amount=10_000, currency="PHP", payment_method_options=options)
+    error = refused(payrex.confirm, pi.id, payment_method="pm_card_visa")  # BIN 424242
+    assert_error(error, "parameter_invalid", "payment_method")
+    assert "allowed_bins" in error.message
+    assert payrex.confirm(pi.id, payment_method="pm_card_visa_debit").status is Status.SUCCEEDED
+
+
 # -- intents that exist or do not --------------------------------------------------------------
 
 
@@ -227,10 +295,11 @@ def test_an_unknown_intent_is_resource_missing(svc: PaymentIntents, operation: s
     assert error.payment_intent is None
 
 
-def test_an_unknown_payment_method_is_resource_missing(svc: PaymentIntents) -> None:
+@pytest.mark.parametrize("operation", ["confirm", "update"])
+def test_an_unknown_payment_method_is_resource_missing(svc: PaymentIntents, operation: str) -> None:
     pi = svc.create(amount=5_000, currency="eur")
     assert_error(
-        refused(svc.confirm, pi.id, payment_method="pm_nope"),
+        refused(getattr(svc, operation), pi.id, payment_method="pm_nope"),
         "resource_missing",
         "payment_method",
         404,
@@ -429,3 +498,83 @@ def test_a_replay_never_shows_a_hold_that_has_lapsed(clock: ManualClock) -> None
     again = svc.create(**params, confirm=True, idempotency_key="hold-1")  # type: ignore[arg-type]
     assert again.id == first.id
     assert (again.status, again.cancellation_reason) == (Status.CANCELED, "automatic")
+
+
+def test_an_error_of_no_particular_kind_is_an_api_error_with_status_500() -> None:
+    error = PaymentIntentError("An unexpected error occurred.", code="api_error")
+    assert (error.type, error.http_status) == ("api_error", 500)
+
+
+def test_an_error_with_an_intent_is_a_copy_that_carries_the_intent(svc: PaymentIntents) -> None:
+    intent = svc.create(amount=5_000, currency="eur")
+    error = CardError("Your card was declined.", code="card_declined", decline_code="lost_card")
+    carried = error.with_intent(intent)
+    assert type(carried) is CardError
+    assert carried.to_dict() == {
+        **error.to_dict(),
+        "payment_intent": intent.model_dump(mode="json"),
+    }
+
+
+def test_an_error_crosses_a_process_boundary_whole(svc: PaymentIntents) -> None:
+    """Pickled, as a process pool sends it back, an error keeps its class and every field."""
+    intent = svc.create(amount=5_000, currency="eur")
+    error = CardError(
+        "Your card was declined.",
+        code="card_declined",
+        param="payment_method",
+        http_status=402,
+        decline_code="lost_card",
+        payment_intent=intent,
+    )
+    copy = pickle.loads(pickle.dumps(error))
+    assert type(copy) is CardError
+    assert copy.to_dict() == error.to_dict()
+
+
+def test_an_error_kept_for_a_retry_is_rebuilt_whole(svc: PaymentIntents) -> None:
+    """The idempotency record stores an error as data; a retry raises the same error again."""
+    intent = svc.create(amount=5_000, currency="eur")
+    error = InvalidRequestError(
+        "No such payment_intent: 'pi_x'", code="resource_missing", param="id", http_status=404
+    )
+    rebuilt = PaymentIntentError.from_dict(error.with_intent(intent).to_dict())
+    assert type(rebuilt) is InvalidRequestError
+    assert (rebuilt.http_status, rebuilt.payment_intent) == (404, intent)
+    assert rebuilt.to_dict() == error.with_intent(intent).to_dict()
+
+
+#: Each kind of error as the providers' error bodies have it: its type and its HTTP status.
+ERROR_KINDS = [
+    (InvalidRequestError, "invalid_request_error", 400),
+    (CardError, "card_error", 402),
+    (IdempotencyError, "idempotency_error", 400),
+    (AuthenticationError, "authentication_error", 401),
+    (ConcurrencyError, "api_error", 409),
+]
+
+
+@pytest.mark.parametrize(
+    ("kind", "type_", "status"),
+    [(StorageUnavailableError, "api_error", 503), (ProcessorUnavailableError, "api_error", 502)],
+)
+def test_an_unavailable_store_or_processor_is_an_api_error_with_its_status(
+    kind: type[PaymentIntentError], type_: str, status: int
+) -> None:
+    error = kind("Try again later.", code="some_code")
+    assert (error.type, error.http_status) == (type_, status)
+
+
+@pytest.mark.parametrize(("kind", "type_", "status"), ERROR_KINDS)
+def test_each_kind_of_error_has_its_type_and_status_and_is_rebuilt_as_itself(
+    kind: type[PaymentIntentError], type_: str, status: int
+) -> None:
+    error = kind("Something was wrong.", code="some_code")
+    assert (error.type, error.http_status) == (type_, status)
+    assert type(PaymentIntentError.from_dict(error.to_dict())) is kind
+
+
+def test_an_unknown_parameter_is_named_with_its_own_code() -> None:
+    error = parameter_unknown("colour")
+    assert (error.code, error.param) == ("parameter_unknown", "colour")
+    assert error.message == "Received unknown parameter: colour"

@@ -197,6 +197,36 @@ def test_payrex_refund_reasons_are_payrex_s(service: PaymentIntents) -> None:
     assert refused.value.param == "reason"
 
 
+REFUND_REASONS = {
+    "casapay": ("duplicate", "fraudulent", "requested_by_customer"),
+    "payrex": (
+        "fraudulent",
+        "requested_by_customer",
+        "product_out_of_stock",
+        "service_not_provided",
+        "product_was_damaged",
+        "service_misaligned",
+        "wrong_product_received",
+        "others",
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("profile", "reason"),
+    [(profile, reason) for profile, reasons in REFUND_REASONS.items() for reason in reasons],
+)
+def test_a_refund_keeps_each_reason_its_provider_offers(
+    clock: ManualClock, profile: str, reason: str
+) -> None:
+    service = PaymentIntents(InMemoryStore(), clock, profile=profile)
+    currency = "php" if profile == "payrex" else "usd"
+    intent = service.create(
+        amount=5000, currency=currency, payment_method="pm_card_visa", confirm=True
+    )
+    assert service.refund(intent.id, reason=reason).reason == reason
+
+
 # -- multicapture ------------------------------------------------------------------------------
 
 
@@ -218,6 +248,14 @@ def test_multicapture_collects_in_parts_and_the_final_capture_releases_the_rest(
     assert (hold.amount_captured, hold.amount_refunded, hold.captures) == (500, 600, 2)
     with pytest.raises(InvalidRequestError):
         service.capture(intent.id, amount_to_capture=100)
+
+
+def test_a_feature_asked_never_is_reported_unavailable(service: PaymentIntents) -> None:
+    intent = held(service, options={"card": {"request_multicapture": "never"}})
+    assert (intent.charges[-1].multicapture, intent.charges[-1].overcapture) == (
+        "unavailable",
+        None,
+    )
 
 
 def test_final_capture_false_needs_multicapture(service: PaymentIntents) -> None:
@@ -282,6 +320,24 @@ def test_the_window_closing_on_nothing_captured_cancels(
     assert (closed.status, closed.cancellation_reason) == ("canceled", "automatic")
 
 
+def test_the_window_closing_announces_success_for_part_captured_and_cancel_for_nothing(
+    service: PaymentIntents, clock: ManualClock
+) -> None:
+    part_captured = held(service)
+    service.capture(part_captured.id, amount_to_capture=400, final_capture=False)
+    nothing_captured = held(service, options={})
+    clock.advance(31 * DAY)
+    service.expire_authorizations()
+
+    def outcome(intent: PaymentIntent) -> list[str]:
+        ends = {"payment_intent.succeeded", "payment_intent.canceled"}
+        events = service.events(limit=100).data
+        return [e.type for e in events if e.intent_id == intent.id and e.type in ends]
+
+    assert outcome(part_captured) == ["payment_intent.succeeded"]
+    assert outcome(nothing_captured) == ["payment_intent.canceled"]
+
+
 def test_a_cancel_after_a_partial_capture_closes_the_hold(service: PaymentIntents) -> None:
     intent = held(service)
     service.capture(intent.id, amount_to_capture=250, final_capture=False)
@@ -324,6 +380,7 @@ def test_an_increment_raises_the_hold_and_keeps_its_window(service: PaymentInten
     intent = held(service)
     raised = service.increment_authorization(intent.id, amount=1500, description="late tip")
     assert (raised.amount, raised.amount_capturable, raised.description) == (1500, 1500, "late tip")
+    assert raised.status == "requires_capture", "the raised hold still waits for its capture"
     assert raised.capture_before_at == intent.capture_before_at
     assert raised.charges[-1].maximum_amount_capturable == 1800
     assert event_types(service)[-1] == "payment_intent.amount_capturable_updated"

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import copy
+import pickle
 import threading
 
 import pytest
 
 from payment_intent import ClientPaymentIntent, ManualClock, PaymentIntents, Status
+from payment_intent.domain.currencies import in_major_units
 from payment_intent.errors import InvalidRequestError, PaymentIntentError
 
 # Every test here runs over each store the kit offers (see tests/conftest.py).
@@ -243,3 +246,67 @@ def test_an_events_previous_attributes_are_the_changed_fields_as_they_were_befor
         "metadata": {"a": "b"},
     }
     assert changed(after, before)["charges"] == [charge.model_dump(mode="json")]
+
+
+def test_an_event_does_not_report_the_authenticated_method_or_the_refunds() -> None:
+    """Refunds have events of their own, and which method passed 3-D Secure is the library's
+    bookkeeping: neither is in a payment intent event's ``previous_attributes``."""
+    from payment_intent.domain.events import changed
+    from payment_intent.domain.model import Refund
+
+    before = PaymentIntents().create(amount=1000, currency="usd")
+    refund = Refund(
+        id="re_1",
+        amount=500,
+        currency="usd",
+        payment_intent=before.id,
+        charge="ch_1",
+        status="succeeded",
+        created=before.created,
+        updated_at=before.created,
+    )
+    after = before.evolve(authenticated_payment_method="pm_card_visa", refunds=(refund,))
+    assert changed(before, after) == {}
+
+
+def test_an_intent_and_its_metadata_cannot_be_changed_in_place() -> None:
+    """A store may hand out the very intent it holds: nobody can change it by accident."""
+    intent = PaymentIntents().create(amount=1000, currency="usd", metadata={"order": "o-1"})
+    with pytest.raises(ValueError, match="frozen"):
+        intent.amount = 1  # type: ignore[misc]
+    with pytest.raises(TypeError, match="read-only"):
+        intent.metadata["order"] = "o-2"
+    assert copy.copy(intent.metadata) is intent.metadata
+    assert copy.deepcopy(intent.metadata) is intent.metadata
+    assert pickle.loads(pickle.dumps(intent)) == intent
+
+
+def test_the_latest_charge_is_the_newest_attempt() -> None:
+    svc = PaymentIntents()
+    intent = svc.create(amount=1000, currency="usd")
+    with pytest.raises(PaymentIntentError):
+        svc.confirm(intent.id, payment_method="pm_card_visa_chargeDeclined")
+    paid = svc.confirm(intent.id, payment_method="pm_card_visa")
+    assert [charge.status for charge in paid.charges] == ["failed", "succeeded"]
+    assert paid.latest_charge == paid.charges[-1]
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "shown"),
+    [
+        (4999, "eur", "49.99 EUR"),
+        (5000, "jpy", "5000 JPY"),
+        (1500, "kwd", "1.500 KWD"),
+        (12345, "clf", "1.2345 CLF"),
+    ],
+)
+def test_an_amount_reads_in_the_currency_s_major_unit(
+    amount: int, currency: str, shown: str
+) -> None:
+    assert in_major_units(amount, currency) == shown
+
+
+def test_an_empty_metadata_removes_every_key() -> None:
+    svc = PaymentIntents()
+    intent = svc.create(amount=1000, currency="usd", metadata={"order": "o-1", "shop": "s"})
+    assert svc.update(intent.id, metadata="").metadata == {}

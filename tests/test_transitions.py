@@ -84,6 +84,12 @@ def test_create_with_confirm_and_no_payment_method_stores_nothing(
     assert svc.events().data == []
 
 
+@pytest.mark.parametrize("usage", ["off_session", "on_session"])
+def test_setup_future_usage_is_recorded_and_stored(svc: PaymentIntents, usage: str) -> None:
+    pi = svc.create(amount=5_000, currency="eur", setup_future_usage=usage)
+    assert svc.retrieve(pi.id).setup_future_usage == usage
+
+
 # -- update ------------------------------------------------------------------------------------
 
 
@@ -144,6 +150,27 @@ def test_confirm_approved_with_automatic_capture_succeeds(
     )
     assert pi.next_action is None
     assert event_types(svc, pi.id)[-1] == "payment_intent.succeeded"
+
+
+def test_asynchronous_capture_collects_at_once_like_automatic(svc: PaymentIntents) -> None:
+    pi = svc.create(
+        amount=5_000,
+        currency="eur",
+        capture_method="automatic_async",
+        payment_method="pm_card_visa",
+        confirm=True,
+    )
+    assert (pi.capture_method, pi.status, pi.amount_received) == (
+        "automatic_async",
+        Status.SUCCEEDED,
+        5_000,
+    )
+
+
+def test_payrex_has_no_asynchronous_capture(payrex: PaymentIntents) -> None:
+    with pytest.raises(InvalidRequestError) as refused:
+        payrex.create(amount=5_000, currency="php", capture_method="automatic_async")
+    assert (refused.value.code, refused.value.param) == ("parameter_invalid", "capture_method")
 
 
 def test_confirm_approved_with_manual_capture_holds_the_funds(
@@ -384,6 +411,14 @@ def test_cancel_from_each_cancelable_status(
     assert event_types(svc, pi.id)[-1] == "payment_intent.canceled"
 
 
+@pytest.mark.parametrize(
+    "reason", ["duplicate", "fraudulent", "requested_by_customer", "abandoned"]
+)
+def test_cancel_records_each_reason_a_caller_may_give(svc: PaymentIntents, reason: str) -> None:
+    pi = svc.cancel(svc.create(amount=5_000, currency="eur").id, cancellation_reason=reason)
+    assert pi.cancellation_reason == reason
+
+
 def test_cancel_without_a_reason_leaves_it_null(svc: PaymentIntents) -> None:
     pi = svc.cancel(svc.create(amount=5_000, currency="eur").id)
     assert pi.cancellation_reason is None
@@ -487,6 +522,30 @@ def test_payrex_wallets_redirect_then_capture_automatically(payrex: PaymentInten
     assert pi.status is Status.REQUIRES_ACTION
     pi = payrex.complete_action(pi.id)
     assert (pi.status, pi.amount_received) == (Status.SUCCEEDED, 10_000)
+
+
+def test_payrex_holds_a_card_but_collects_a_wallet_at_once_on_a_manual_capture_intent(
+    payrex: PaymentIntents,
+) -> None:
+    """Under PayRex only a card can be held: a wallet's approval is its capture."""
+    wallet = payrex.create(
+        amount=10_000,
+        currency="PHP",
+        capture_method="manual",
+        payment_method_types=["gcash"],
+        payment_method="pm_gcash",
+        confirm=True,
+    )
+    wallet = payrex.complete_action(wallet.id)
+    assert (wallet.status, wallet.amount_received) == (Status.SUCCEEDED, 10_000)
+    card = payrex.create(
+        amount=10_000,
+        currency="PHP",
+        capture_method="manual",
+        payment_method="pm_card_visa",
+        confirm=True,
+    )
+    assert card.status is Status.REQUIRES_CAPTURE
 
 
 @pytest.mark.parametrize("status", [Status.REQUIRES_PAYMENT_METHOD, Status.REQUIRES_CONFIRMATION])
