@@ -162,7 +162,9 @@ def test_a_service_that_forgets_an_unanswered_attempt_is_caught_by_one_lost_repl
     error, armed = hunt(ForgetsUnansweredAttempts)
     # The processor took the money; the store has no intent that says so (or one that denies it).
     assert re.search(
-        r"acted for pi_\w+, which is not stored|authorized=True, the intent says", str(error)
+        r"acted for pi_\w+, which is not stored|authorized=True, the intent says"
+        r"|the processor made 1 \w+ calls, the intent records 0",
+        str(error),
     )
     print("\n".join(getattr(error, "__notes__", [])))
     assert len(armed) == 1, armed
@@ -171,7 +173,11 @@ def test_a_service_that_forgets_an_unanswered_attempt_is_caught_by_one_lost_repl
 
 def test_a_service_that_asks_again_with_a_new_attempt_is_caught_charging_twice() -> None:
     error, armed = hunt(AsksAgainWithANewAttempt)
-    assert re.search(r"the processor authorized pi_\w+ 2 times", str(error)), error
+    assert re.search(
+        r"the processor authorized pi_\w+ 2 times"
+        r"|the processor made 2 \w+ calls, the intent records 1",
+        str(error),
+    ), error
     assert len(armed) == 1, armed
     assert "kind='reply_lost'" in armed[0], "only a reply lost after the processor acted"
 
