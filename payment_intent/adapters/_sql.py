@@ -168,12 +168,9 @@ def list_sql(
         if query.created_lte is not None:
             where.append(f"created <= {p}")
             params.append(query.created_lte)
-        if query.after is not None:
-            where.append(f"(created, id) < ({p}, {p})")
-            params.extend(query.after)
-        if query.before is not None:
-            where.append(f"(created, id) > ({p}, {p})")
-            params.extend(query.before)
+        cursors, cursor_params = _cursors(query.after, query.before, p)
+        where.extend(cursors)
+        params.extend(cursor_params)
         sql = f"SELECT created, id, {body} AS body FROM payment_intents{index}" + (
             " WHERE " + " AND ".join(where) if where else ""
         )
@@ -214,6 +211,22 @@ def refund_rows(intent: PaymentIntent) -> list[RefundRow]:
     return [(refund.id, intent.id, refund.charge, refund.created) for refund in intent.refunds]
 
 
+def _cursors(
+    after: tuple[int, str] | None, before: tuple[int, str] | None, p: str
+) -> tuple[list[str], list[Any]]:
+    """A page's cursor conditions on ``(created, id)`` and their parameters: row-value
+    comparisons, which both databases answer from the index."""
+    where: list[str] = []
+    params: list[Any] = []
+    if after is not None:
+        where.append(f"(created, id) < ({p}, {p})")
+        params.extend(after)
+    if before is not None:
+        where.append(f"(created, id) > ({p}, {p})")
+        params.extend(before)
+    return where, params
+
+
 def refunds_sql(query: RefundQuery, placeholder: str) -> tuple[str, list[Any]]:
     """The SELECT for one page of refunds, returning ``(id, intent_id)`` rows, and its parameters.
 
@@ -232,12 +245,9 @@ def refunds_sql(query: RefundQuery, placeholder: str) -> tuple[str, list[Any]]:
     if query.charge is not None:
         where.append(f"charge_id = {p}")
         params.append(query.charge)
-    if query.after is not None:
-        where.append(f"(created, id) < ({p}, {p})")
-        params.extend(query.after)
-    if query.before is not None:
-        where.append(f"(created, id) > ({p}, {p})")
-        params.extend(query.before)
+    cursors, cursor_params = _cursors(query.after, query.before, p)
+    where.extend(cursors)
+    params.extend(cursor_params)
     # ``before`` walks up from the cursor (oldest first); the service turns the page around.
     direction = "ASC" if query.before is not None else "DESC"
     sql = (
