@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Generic, ParamSpec, TypeVar
+from typing import Any, Generic, ParamSpec, TypeVar
 
 from payment_intent.domain.errors import InvalidRequestError, StorageUnavailableError
 from payment_intent.ports import DataError, OperationalError
@@ -49,3 +49,10 @@ def storage_errors(method: Callable[P, T]) -> Callable[P, T]:
             ) from error
 
     return translated
+
+
+def given(unknown: dict[str, Any], **params: Any) -> dict[str, Any]:
+    """The parameters the caller actually passed (``None`` means absent), unknown ones included."""
+    passed = {name: value for name, value in params.items() if value is not None}
+    passed.update(unknown)
+    return passed

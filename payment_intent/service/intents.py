@@ -46,17 +46,11 @@ from payment_intent.ports import (
 )
 from payment_intent.service import sweep
 from payment_intent.service.boundary import Page, storage_errors
+from payment_intent.service.boundary import given as _given
 from payment_intent.service.commands import Command, Context
 from payment_intent.service.loop import CommandLoop, Timing
 from payment_intent.service.refunds import RefundOperations
 from payment_intent.stores import default_store, store_from_url
-
-
-def _given(unknown: dict[str, Any], **params: Any) -> dict[str, Any]:
-    """The parameters the caller actually passed (``None`` means absent), unknown ones included."""
-    given = {name: value for name, value in params.items() if value is not None}
-    given.update(unknown)
-    return given
 
 
 class PaymentIntents(RefundOperations):

@@ -25,7 +25,7 @@ from payment_intent.domain.params import (
 )
 from payment_intent.domain.params import intent_id as checked_id
 from payment_intent.ports import RefundQuery, Store
-from payment_intent.service.boundary import Page, storage_errors
+from payment_intent.service.boundary import Page, given, storage_errors
 
 
 class RefundOperations:
@@ -54,8 +54,7 @@ class RefundOperations:
         :param extra: PayRex's ``currency``, ``description`` and ``remarks``.
         :raises InvalidRequestError: nothing was collected, or the amount exceeds what is left.
         """
-        given = {"amount": amount, "reason": reason, "metadata": metadata, **extra}
-        params = parse(RefundParams, {k: v for k, v in given.items() if v is not None})
+        params = parse(RefundParams, given(extra, amount=amount, reason=reason, metadata=metadata))
         after = self._run("refund", intent_id, params, idempotency_key)
         # The refund a command creates is its version's newest; a replay returns that version.
         return after.refunds[-1]
@@ -75,8 +74,10 @@ class RefundOperations:
 
         :raises CardError: the processor declined the increment; the hold stays as it was.
         """
-        given = {"amount": amount, "description": description, "metadata": metadata, **unknown}
-        params = parse(IncrementParams, {k: v for k, v in given.items() if v is not None})
+        params = parse(
+            IncrementParams,
+            given(unknown, amount=amount, description=description, metadata=metadata),
+        )
         return self._run("increment_authorization", intent_id, params, idempotency_key)
 
     @storage_errors
@@ -97,15 +98,17 @@ class RefundOperations:
         **unknown: Any,
     ) -> Page[Refund]:
         """A page of refunds, newest first, of one intent or one charge, or of all."""
-        given = {
-            "payment_intent": payment_intent,
-            "charge": charge,
-            "limit": limit,
-            "starting_after": starting_after,
-            "ending_before": ending_before,
-            **unknown,
-        }
-        params = parse(RefundListParams, {k: v for k, v in given.items() if v is not None})
+        params = parse(
+            RefundListParams,
+            given(
+                unknown,
+                payment_intent=payment_intent,
+                charge=charge,
+                limit=limit,
+                starting_after=starting_after,
+                ending_before=ending_before,
+            ),
+        )
         query = RefundQuery(
             limit=params.limit + 1,
             payment_intent=params.payment_intent,
@@ -132,8 +135,7 @@ class RefundOperations:
         **extra: Any,
     ) -> Refund:
         """Change a refund's metadata (PayRex: also its ``description`` and ``remarks``)."""
-        given = {"metadata": metadata, **extra}
-        changes = parse(RefundUpdateParams, {k: v for k, v in given.items() if v is not None})
+        changes = parse(RefundUpdateParams, given(extra, metadata=metadata))
         return self._edit(refund_id, RefundEdit(refund=refund_id, changes=changes), idempotency_key)
 
     def cancel_refund(self, refund_id: str, /, *, idempotency_key: str | None = None) -> Refund:
@@ -161,8 +163,7 @@ class RefundOperations:
         **unknown: Any,
     ) -> PaymentIntent:
         """Change the metadata of the intent's charge ``charge`` (PayRex's Payment update)."""
-        given = {"metadata": metadata, **unknown}
-        changes = parse(ChargeUpdateParams, {k: v for k, v in given.items() if v is not None})
+        changes = parse(ChargeUpdateParams, given(unknown, metadata=metadata))
         edit = ChargeEdit(charge=checked_id(charge, "charge"), changes=changes)
         return self._run("update_charge", intent_id, edit, idempotency_key)
 
