@@ -48,7 +48,7 @@ DECLINE_CODE = {
 ASYNC = {"pm_open_banking", "pm_direct_debit"}
 #: Cards granted flexible acquiring when asked: the credit cards of the test set (not the debit).
 CREDIT = {pm for pm, kind in PM_TYPE.items() if kind == "card"} - {"pm_card_visa_debit"}
-#: Refund reasons by profile, and every name either provider knows (others are malformed).
+#: Refund reasons by profile (others are malformed, refused before the intent is read).
 REFUND_REASONS = {
     "casapay": {"duplicate", "fraudulent", "requested_by_customer"},
     "payrex": {
@@ -62,7 +62,6 @@ REFUND_REASONS = {
         "others",
     },
 }
-KNOWN_REASONS = {"duplicate", *REFUND_REASONS["payrex"]}
 
 ATTEMPTABLE = ("requires_payment_method", "requires_confirmation", "requires_action")
 CANCELABLE = {
@@ -115,6 +114,7 @@ class Model:
 
     def __init__(self, profile: str) -> None:
         self.profile = profile
+        self.reasons = REFUND_REASONS[profile]
         self.intents: dict[str, Ref] = {}
 
     # -- helpers --------------------------------------------------------------------------------
@@ -292,8 +292,7 @@ class Model:
             ref.capturable -= amount
             ref.events.append("payment_intent.amount_capturable_updated")
 
-    @staticmethod
-    def check_params(operation: str, params: dict[str, Any]) -> None:
+    def check_params(self, operation: str, params: dict[str, Any]) -> None:
         """Refuse what is malformed whatever the intent, before the intent is even read (so a
         lapsed hold is not expired by such a request)."""
         amount = params.get("amount")
@@ -301,7 +300,7 @@ class Model:
         if amounted and amount is not None and amount <= 0:
             raise Refused("amount_too_small")
         reason = params.get("reason")
-        if operation == "refund" and reason is not None and reason not in KNOWN_REASONS:
+        if operation == "refund" and reason is not None and reason not in self.reasons:
             raise Refused("parameter_invalid")
 
     def increment(self, ref: Ref, amount: int) -> str | None:
@@ -335,8 +334,6 @@ class Model:
         amount = left if amount is None else amount
         if amount > left:
             raise Refused("amount_too_large")
-        if reason is not None and reason not in REFUND_REASONS[self.profile]:
-            raise Refused("parameter_invalid")
         assert ref.payment_method is not None
         status = (
             "failed"

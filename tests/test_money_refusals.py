@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from payment_intent import InMemoryStore, PaymentIntent, PaymentIntents
+from payment_intent import InMemoryStore, ManualClock, PaymentIntent, PaymentIntents
 from payment_intent.errors import InvalidRequestError
 
 pytestmark = pytest.mark.payment_intent_stores("memory")  # snapshots are the in-memory store's
@@ -104,6 +104,17 @@ def test_an_intent_that_never_paid_is_not_refunded(svc: PaymentIntents) -> None:
 def test_a_reason_only_the_library_gives_is_refused(svc: PaymentIntents) -> None:
     intent = paid(svc)
     error = refused(svc, lambda: svc.refund(intent.id, reason="expired_uncaptured_charge"))
+    assert (error.code, error.param) == ("parameter_invalid", "reason")
+
+
+def test_a_reason_the_provider_does_not_know_leaves_a_lapsed_hold_unexpired(
+    svc: PaymentIntents, clock: ManualClock
+) -> None:
+    """A malformed parameter is refused before the intent is read, so the request changes
+    nothing, not even the expiry a well-formed request would record first."""
+    intent = hold(svc)
+    clock.advance(8 * 24 * 3600)
+    error = refused(svc, lambda: svc.refund(intent.id, reason="changed_my_mind"))
     assert (error.code, error.param) == ("parameter_invalid", "reason")
 
 

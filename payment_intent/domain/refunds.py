@@ -63,7 +63,6 @@ def refund(
     A hold that was never captured is released by a cancel, not refunded; between multicaptures,
     what has been collected so far may be refunded.
     """
-    profile.check_refund_reason(params.reason)  # a word the provider does not know, first
     require(REFUND, intent.status)
     charge = intent.latest_charge
     if params.charge is not None and (charge is None or params.charge != charge.id):

@@ -55,6 +55,9 @@ class RefundOperations:
         :raises InvalidRequestError: nothing was collected, or the amount exceeds what is left.
         """
         params = parse(RefundParams, given(extra, amount=amount, reason=reason, metadata=metadata))
+        # A word the provider does not know is refused before the intent is read, as every
+        # malformed parameter is: a lapsed hold is not expired by a request that changes nothing.
+        self.profile.check_refund_reason(params.reason)
         after = self._run("refund", intent_id, params, idempotency_key)
         # The refund a command creates is its version's newest; a replay returns that version.
         return after.refunds[-1]
