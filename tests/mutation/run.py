@@ -58,10 +58,13 @@ FAST = (
     "tests/test_operations.py",
     "tests/test_sequences.py",
     "tests/test_claims.py",
-)
-#: The property and stateful tests (about a minute): the survivors of FAST meet these too.
-SLOW = (
+    "tests/wire/test_requests.py",
+    "tests/wire/test_stripe_requests.py",
+    "tests/wire/test_amounts_for_people.py",
     "tests/test_invalid_input.py",
+)
+#: The stateful tests (about a minute): the survivors of FAST meet these too.
+SLOW = (
     "tests/test_machine_kit_rules.py",
     "tests/test_stateful.py",
 )
