@@ -11,7 +11,10 @@ One thread runs the loop, a small pool of threads does the sending. Each round t
 3. *records* the attempts the senders finished, in one transaction per batch.
 
 API requests never wait for any of it: they commit their events and return, and a receiver that is
-slow, failing or unreachable only delays its own deliveries. A worker that dies leaves its leased
+slow, failing or unreachable only delays its own deliveries. Nor do they share the machine with it
+while they come in a burst: a checkout is a few requests in quick succession, and a new event is
+delivered once the feed has been still for ``quiet`` seconds (or has waited ``max_delay``, so a
+server under sustained load still delivers, and catches up before it waits again). A worker that dies leaves its leased
 deliveries to be claimed again when their lease lapses, and the events it had not fanned out behind
 the cursors it had not moved: nothing committed is lost (at-least-once).
 """
@@ -142,7 +145,8 @@ class DeliveryWorker:
     ``sources`` is a list, or a function returning the current list (a server whose test data is
     reset replaces its in-memory store). ``concurrency`` senders share the work, at most
     ``per_endpoint`` of them on one endpoint; ``poll_interval`` is how often the feed is read when
-    there is nothing else to do.
+    there is nothing else to do. New events wait until no event has been added for ``quiet``
+    seconds, at most ``max_delay`` seconds (0 for either: deliver at once).
     """
 
     def __init__(
@@ -152,22 +156,31 @@ class DeliveryWorker:
         concurrency: int = 16,
         per_endpoint: int = 8,
         poll_interval: float = 0.05,
+        quiet: float = 0.02,
+        max_delay: float = 1.0,
         transport: Transport | None = None,
     ) -> None:
         if not 1 <= per_endpoint <= concurrency:
             raise ValueError("per_endpoint must be from 1 to concurrency.")
         if not poll_interval > 0:
             raise ValueError("poll_interval must be above 0 seconds.")
+        if not (quiet >= 0 and max_delay >= 0):
+            raise ValueError("quiet and max_delay must be 0 seconds or more.")
         self._sources = sources if callable(sources) else (lambda: sources)
         self.concurrency = concurrency
         self.per_endpoint = per_endpoint
         self.poll_interval = poll_interval
+        self.quiet = quiet
+        self.max_delay = max_delay
         self.transport = transport if transport is not None else Transport()
         #: Identifies this worker's leases.
         self.token = secrets.token_hex(8)
         self._results: queue.Queue[tuple[WebhookStore, Result]] = queue.Queue()
         self._in_flight: dict[str, int] = {}
         self._in_flight_total = 0
+        #: The newest event seen in each store's feed, and since when new ones have been held.
+        self._seen: dict[int, int] = {}
+        self._holding_since: float | None = None
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._senders: ThreadPoolExecutor | None = None
@@ -225,8 +238,13 @@ class DeliveryWorker:
         while not self._stopping.is_set():
             try:
                 sources = list(self._sources())
+                if self._hold(sources):
+                    self._record(wait=self.quiet)
+                    continue
                 busy = sum(self._fan_out(source) for source in sources)
                 busy += self._dispatch(sources)
+                if not busy:  # caught up: the next new event may wait for a pause again
+                    self._holding_since = None
                 self._record(wait=0.0 if busy else pause)
                 pause = self.poll_interval
             except Exception:  # a store that failed: say so, wait, and try again
@@ -240,6 +258,26 @@ class DeliveryWorker:
             except Exception:
                 _LOG.exception("Recording the last webhook attempts failed")
                 break
+
+    def _hold(self, sources: Sequence[Source]) -> bool:
+        """Whether to wait ``quiet`` seconds more before delivering: events were added since the
+        last look, and the first of them has waited less than ``max_delay``."""
+        added = False
+        for source in sources:
+            key = id(source.store)
+            if key not in self._seen:  # a feed met for the first time: what it holds is not new
+                self._seen[key] = feed_head(source.store)
+                continue
+            newer = source.store.read_events(self._seen[key], FEED_BATCH)
+            if newer:
+                added = True
+                self._seen[key] = newer[-1].sequence or 0
+        if not added or not self.quiet:
+            return False
+        now = time.monotonic()
+        if self._holding_since is None:
+            self._holding_since = now
+        return now - self._holding_since < self.max_delay
 
     # -- the three steps -------------------------------------------------------------------------
 

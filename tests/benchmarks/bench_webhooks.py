@@ -132,11 +132,29 @@ def checkout(connection: http.client.HTTPConnection) -> float:
     return time.perf_counter() - started
 
 
+def delivered(connection: http.client.HTTPConnection, events: int) -> bool:
+    """Whether every endpoint acknowledged the newest ``events`` events, as the server records
+    it (``pending_webhooks`` 0 on each)."""
+    connection.request("GET", f"/v1/events?limit={events}", headers=AUTH)
+    response = connection.getresponse()
+    page = json.loads(response.read())
+    return all(event["pending_webhooks"] == 0 for event in page["data"])
+
+
 def latency(
-    db: str, label: str, endpoints_counts: tuple[int, ...] = (0, 1, 10), checkouts: int = 300
+    db: str,
+    label: str,
+    endpoints_counts: tuple[int, ...] = (0, 1, 10),
+    seconds: float = 3.0,
+    checkouts: int = 150,
 ) -> None:
     """Over ``db``: ``memory://`` delivers from the server's process, a SQLite file (``serve``'s
-    default) from a process of its own."""
+    default) from a process of its own.
+
+    *Sustained*: checkouts back to back for ``seconds`` (longer than the worker's ``max_delay``,
+    so deliveries run beside the checkouts that follow). *One at a time*: each of ``checkouts``
+    starts once every endpoint has acknowledged the previous one's events, so only its own
+    deliveries can run beside it."""
     results: dict[int, list[float]] = {}
     spaced: dict[int, list[float]] = {}
     with tempfile.TemporaryDirectory() as directory, receiver() as target:
@@ -150,32 +168,38 @@ def latency(
                     _post(connection, "/v1/webhook_endpoints", fields)
                 for _ in range(30):  # warm up
                     checkout(connection)
-                before = received(target)
-                timings = [checkout(connection) for _ in range(checkouts)]
-                wanted = before + checkouts * 3 * endpoints
-                deadline = time.monotonic() + 60
-                while received(target) < wanted and time.monotonic() < deadline:
-                    time.sleep(0.05)
+                timings = []
+                until = time.perf_counter() + seconds
+                while time.perf_counter() < until:
+                    timings.append(checkout(connection))
                 results[endpoints] = timings
-                # One at a time: each checkout starts once the last one's events have arrived,
-                # so only its own deliveries run beside it.
+                drained = time.monotonic()
+                deadline = drained + 600
+                while not delivered(connection, 100) and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                drained = time.monotonic() - drained
                 alone = []
-                for _ in range(checkouts // 2):
+                for _ in range(checkouts):
                     alone.append(checkout(connection))
-                    wanted += 3 * endpoints
-                    while received(target) < wanted and time.monotonic() < deadline + 60:
+                    while not delivered(connection, 3) and time.monotonic() < deadline:
                         time.sleep(0.002)
+                if time.monotonic() >= deadline:
+                    raise RuntimeError(f"{label}: the events were not delivered in 600 s")
+                print(
+                    f"latency   {label} {endpoints:2d} endpoints: {len(timings)} checkouts in "
+                    f"{seconds:.0f} s, their events all delivered {drained:.1f} s after"
+                )
                 spaced[endpoints] = alone
                 connection.close()
             finally:
                 served.stop()
-    for mode, measured in (("back to back", results), ("one at a time", spaced)):
+    for mode, measured in (("sustained", results), ("one at a time", spaced)):
         base = statistics.median(measured[0])
         for endpoints, timings in measured.items():
             median = statistics.median(timings)
             print(
                 f"latency   {label} {mode:13s} {endpoints:2d} endpoints: "
-                f"median {median * 1e3:.2f} ms, "
+                f"{len(timings):5d} checkouts, median {median * 1e3:.2f} ms, "
                 f"mean {statistics.fmean(timings) * 1e3:.2f} ms, p95 "
                 f"{sorted(timings)[int(len(timings) * 0.95)] * 1e3:.2f} ms "
                 f"({median / base - 1:+.1%})"
