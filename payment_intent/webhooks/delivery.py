@@ -13,7 +13,7 @@ One thread runs the loop, a small pool of threads does the sending. Each round t
 API requests never wait for any of it: they commit their events and return, and a receiver that is
 slow, failing or unreachable only delays its own deliveries. Nor do they share the machine with it
 while they come in a burst: a checkout is a few requests in quick succession, and a new event is
-delivered once the feed has been still for ``quiet`` seconds (or has waited ``max_delay``, so a
+delivered once the feed has been still for ``quiet`` seconds (or has waited ``max_hold``, so a
 server under sustained load still delivers, and catches up before it waits again). A worker that dies leaves its leased
 deliveries to be claimed again when their lease lapses, and the events it had not fanned out behind
 the cursors it had not moved: nothing committed is lost (at-least-once).
@@ -146,7 +146,7 @@ class DeliveryWorker:
     reset replaces its in-memory store). ``concurrency`` senders share the work, at most
     ``per_endpoint`` of them on one endpoint; ``poll_interval`` is how often the feed is read when
     there is nothing else to do. New events wait until no event has been added for ``quiet``
-    seconds, at most ``max_delay`` seconds (0 for either: deliver at once).
+    seconds, at most ``max_hold`` seconds (0 for either: deliver at once).
     """
 
     def __init__(
@@ -157,21 +157,21 @@ class DeliveryWorker:
         per_endpoint: int = 8,
         poll_interval: float = 0.05,
         quiet: float = 0.02,
-        max_delay: float = 1.0,
+        max_hold: float = 1.0,
         transport: Transport | None = None,
     ) -> None:
         if not 1 <= per_endpoint <= concurrency:
             raise ValueError("per_endpoint must be from 1 to concurrency.")
         if not poll_interval > 0:
             raise ValueError("poll_interval must be above 0 seconds.")
-        if not (quiet >= 0 and max_delay >= 0):
-            raise ValueError("quiet and max_delay must be 0 seconds or more.")
+        if not (quiet >= 0 and max_hold >= 0):
+            raise ValueError("quiet and max_hold must be 0 seconds or more.")
         self._sources = sources if callable(sources) else (lambda: sources)
         self.concurrency = concurrency
         self.per_endpoint = per_endpoint
         self.poll_interval = poll_interval
         self.quiet = quiet
-        self.max_delay = max_delay
+        self.max_hold = max_hold
         self.transport = transport if transport is not None else Transport()
         #: Identifies this worker's leases.
         self.token = secrets.token_hex(8)
@@ -238,8 +238,9 @@ class DeliveryWorker:
         while not self._stopping.is_set():
             try:
                 sources = list(self._sources())
-                if self._hold(sources):
-                    self._record(wait=self.quiet)
+                hold = self._hold(sources)
+                if hold > 0:
+                    self._record(wait=hold)
                     continue
                 busy = sum(self._fan_out(source) for source in sources)
                 busy += self._dispatch(sources)
@@ -259,9 +260,9 @@ class DeliveryWorker:
                 _LOG.exception("Recording the last webhook attempts failed")
                 break
 
-    def _hold(self, sources: Sequence[Source]) -> bool:
-        """Whether to wait ``quiet`` seconds more before delivering: events were added since the
-        last look, and the first of them has waited less than ``max_delay``."""
+    def _hold(self, sources: Sequence[Source]) -> float:
+        """How long to wait before delivering: ``quiet`` seconds if events were added since the
+        last look, but never past ``max_hold`` after the first of them was seen."""
         added = False
         for source in sources:
             key = id(source.store)
@@ -273,11 +274,11 @@ class DeliveryWorker:
                 added = True
                 self._seen[key] = newer[-1].sequence or 0
         if not added or not self.quiet:
-            return False
+            return 0.0
         now = time.monotonic()
         if self._holding_since is None:
             self._holding_since = now
-        return now - self._holding_since < self.max_delay
+        return max(0.0, min(self.quiet, self._holding_since + self.max_hold - now))
 
     # -- the three steps -------------------------------------------------------------------------
 

@@ -151,7 +151,7 @@ def latency(
     """Over ``db``: ``memory://`` delivers from the server's process, a SQLite file (``serve``'s
     default) from a process of its own.
 
-    *Sustained*: checkouts back to back for ``seconds`` (longer than the worker's ``max_delay``,
+    *Sustained*: checkouts back to back for ``seconds`` (longer than the worker's ``max_hold``,
     so deliveries run beside the checkouts that follow). *One at a time*: each of ``checkouts``
     starts once every endpoint has acknowledged the previous one's events, so only its own
     deliveries can run beside it."""

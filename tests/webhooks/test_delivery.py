@@ -13,7 +13,7 @@ import pytest
 import stripe
 
 from payment_intent import InMemoryStore, ManualClock
-from payment_intent.webhooks import RetrySchedule
+from payment_intent.webhooks import DeliveryWorker, RetrySchedule, Source
 from tests.webhooks.provider import FAST, Provider, make_store, providing
 from tests.webhooks.receiver import Received, Script, receiving
 
@@ -225,7 +225,9 @@ def test_a_receiver_that_never_answers_does_not_slow_api_requests() -> None:
     schedule = RetrySchedule(max_attempts=3, first_delay=0.01, factor=1.0, timeout=0.5)
     with (
         receiving(Script(hang=5.0)) as hanging,
-        providing("casapay", InMemoryStore(), schedule=schedule) as provider,
+        providing("casapay", InMemoryStore(), start_worker=False) as provider,
+        # quiet=0: deliver each event at once, beside the requests that follow it.
+        DeliveryWorker([Source(provider.store, provider.hooks, schedule)], quiet=0),
     ):
         baseline = _latencies(provider, 40)
         provider.add_endpoint(hanging.url)
@@ -317,3 +319,48 @@ def test_a_fast_schedule_is_the_default_in_test_mode_and_bounded() -> None:
     assert live.delay_after(1) == 60.0
     assert live.delay_after(live.max_attempts) is None
     assert FAST.lease > FAST.timeout
+
+
+# -- deliveries yield to a burst of requests -------------------------------------------------------
+
+
+def _burst(provider: Provider, seconds: float) -> float:
+    """Create intents back to back for ``seconds``; when the last one was created (wall clock)."""
+    until = time.monotonic() + seconds
+    while time.monotonic() < until:
+        provider.create()
+        last = time.time()
+        time.sleep(0.01)
+    return last
+
+
+def test_new_events_wait_until_the_feed_has_been_still_for_quiet_seconds() -> None:
+    with (
+        receiving() as receiver,
+        providing("casapay", InMemoryStore(), start_worker=False) as provider,
+    ):
+        provider.add_endpoint(receiver.url)
+        source = Source(provider.store, provider.hooks, FAST)
+        with DeliveryWorker([source], poll_interval=0.02, quiet=0.5, max_hold=30):
+            last = _burst(provider, 1.0)
+            first = receiver.wait_for(1)[0]
+    assert first.at >= last, "an event was delivered while requests kept coming"
+
+
+def test_a_feed_that_never_pauses_is_delivered_after_max_hold_seconds() -> None:
+    with (
+        receiving() as receiver,
+        providing("casapay", InMemoryStore(), start_worker=False) as provider,
+    ):
+        provider.add_endpoint(receiver.url)
+        source = Source(provider.store, provider.hooks, FAST)
+        with DeliveryWorker([source], poll_interval=0.02, quiet=5, max_hold=0.2):
+            last = _burst(provider, 2.0)
+            first = receiver.wait_for(1)[0]
+    assert first.at < last, "nothing was delivered while requests kept coming"
+
+
+def test_the_pause_and_the_hold_must_not_be_negative() -> None:
+    for quiet, max_hold in ((-0.1, 1.0), (0.02, -1.0)):
+        with pytest.raises(ValueError, match="quiet and max_hold"):
+            DeliveryWorker([], quiet=quiet, max_hold=max_hold)
