@@ -58,6 +58,7 @@ FAST = (
     "tests/test_operations.py",
     "tests/test_sequences.py",
     "tests/test_claims.py",
+    "tests/test_intent_fields.py",
     "tests/wire/test_requests.py",
     "tests/wire/test_stripe_requests.py",
     "tests/wire/test_amounts_for_people.py",
