@@ -23,14 +23,13 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import threading
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from payment_intent.adapters import _sql
+from payment_intent.adapters.sqlite_connections import SQLiteConnections, is_busy
 from payment_intent.domain.errors import parameter_invalid
 from payment_intent.domain.model import Event, PaymentIntent
 from payment_intent.ports import (
@@ -242,10 +241,19 @@ class SQLiteStore:
             raise parameter_invalid("busy_timeout", "busy_timeout cannot be negative.")
         self.path = Path(path)
         self.busy_timeout = float(busy_timeout)
-        self._lock = threading.Lock()
-        self._idle: list[sqlite3.Connection] = []
-        self._pid = os.getpid()
-        self._closed = False
+        self._connections = SQLiteConnections(
+            self.path,
+            self.busy_timeout,
+            idle=_IDLE_CONNECTIONS,
+            pragmas=(
+                f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}",
+                f"PRAGMA cache_size = -{CACHE_KIB}",
+            ),
+            closed_error=lambda: StorageError(f"{self!r} is closed."),
+            not_wal_error=lambda mode: parameter_invalid(
+                "path", f"{self.path} cannot be opened in WAL mode ({mode})."
+            ),
+        )
         # The latest time by which a commit's purge left no expired record: a commit at or before
         # it has none to look for (a record expires a time-to-live after it is written). Only
         # this process's commits set it, after they land; another process looks for itself.
@@ -255,77 +263,27 @@ class SQLiteStore:
 
     # -- connections ---------------------------------------------------------------------------
 
-    def _connect(self) -> sqlite3.Connection:
-        connection = sqlite3.connect(
-            self.path,
-            timeout=self.busy_timeout,
-            isolation_level=None,  # autocommit: transactions are begun explicitly
-            check_same_thread=False,  # a connection moves between threads, never shared at once
-        )
-        connection.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
-        mode = self._enter_wal(connection)
-        if mode != "wal":
-            connection.close()
-            raise parameter_invalid("path", f"{self.path} cannot be opened in WAL mode ({mode}).")
-        connection.execute("PRAGMA synchronous = NORMAL")
-        connection.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
-        connection.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
-        return connection
-
-    def _enter_wal(self, connection: sqlite3.Connection) -> str:
-        """Switch the file to WAL (a no-op once it is). Switching needs the file to itself, and
-        SQLite answers "locked" at once, without its busy handler, while another process opens or
-        switches the same new file: so wait here, up to ``busy_timeout``."""
-        deadline = time.monotonic() + self.busy_timeout
-        while True:
-            try:
-                return str(connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]).lower()
-            except sqlite3.OperationalError as error:
-                if not _is_busy(error) or time.monotonic() >= deadline:
-                    connection.close()
-                    raise
-                time.sleep(0.005)
-
     @contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:
         """A connection of this process, used by one thread at a time and then kept for reuse.
 
         Every SQLite failure inside becomes the port's error (see :func:`_storage_error`).
         """
-        with self._lock:
-            if self._closed:
-                raise StorageError(f"{self!r} is closed.")
-            if self._pid != os.getpid():
-                # A forked child must not touch its parent's connections: forget them.
-                self._idle, self._pid = [], os.getpid()
-            connection = self._idle.pop() if self._idle else None
-        try:
-            if connection is None:
-                connection = self._connect()
+        with self._storage_errors(), self._connections.connection() as connection:
             yield connection
-        except (sqlite3.Error, *_sql.UNREPRESENTABLE) as error:
-            raise _storage_error(error, self.busy_timeout) from error
-        finally:
-            if connection is not None:
-                with self._lock:
-                    keep = not self._closed and len(self._idle) < _IDLE_CONNECTIONS
-                    if keep:
-                        self._idle.append(connection)
-                if not keep:
-                    connection.close()
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction, begun IMMEDIATE so that it holds the write lock from the start."""
-        with self._connection() as connection:
-            connection.execute("BEGIN IMMEDIATE")
-            try:
-                yield connection
-                connection.execute("COMMIT")
-            except BaseException:
-                if connection.in_transaction:
-                    connection.execute("ROLLBACK")
-                raise
+        """One write transaction, holding the write lock from its start."""
+        with self._storage_errors(), self._connections.transaction() as connection:
+            yield connection
+
+    @contextmanager
+    def _storage_errors(self) -> Iterator[None]:
+        try:
+            yield
+        except (sqlite3.Error, *_sql.UNREPRESENTABLE) as error:
+            raise _storage_error(error, self.busy_timeout) from error
 
     def _migrate(self, connection: sqlite3.Connection) -> None:
         target = len(self.migrations)
@@ -482,11 +440,7 @@ class SQLiteStore:
 
     def close(self) -> None:
         """Close every idle connection; the store cannot be used afterwards."""
-        with self._lock:
-            self._closed = True
-            idle, self._idle = self._idle, []
-        for connection in idle:
-            connection.close()
+        self._connections.close()
 
     def __enter__(self) -> SQLiteStore:
         return self
@@ -591,7 +545,7 @@ def _storage_error(error: BaseException, busy_timeout: float) -> StorageError:
         return _integrity(error)
     if isinstance(error, (sqlite3.DataError, *_sql.UNREPRESENTABLE)):
         return DataError(f"SQLite cannot hold a value of this request: {error}")
-    if isinstance(error, sqlite3.OperationalError) and _is_busy(error):
+    if isinstance(error, sqlite3.OperationalError) and is_busy(error):
         return OperationalError(
             f"The database stayed locked by another writer for more than busy_timeout "
             f"({busy_timeout:g} s): {error}"
@@ -607,13 +561,6 @@ def _integrity(error: sqlite3.IntegrityError) -> IntegrityError:
 
 def _user_version(connection: sqlite3.Connection) -> int:
     return int(connection.execute("PRAGMA user_version").fetchone()[0])
-
-
-def _is_busy(error: sqlite3.OperationalError) -> bool:
-    return getattr(error, "sqlite_errorcode", None) in (
-        sqlite3.SQLITE_BUSY,
-        sqlite3.SQLITE_LOCKED,
-    ) or "locked" in str(error)
 
 
 def list_statement(query: ListQuery) -> tuple[str, list[Any]]:

@@ -24,6 +24,7 @@ from payment_intent.domain.params import (
     parse,
 )
 from payment_intent.domain.params import intent_id as checked_id
+from payment_intent.domain.profiles import Profile
 from payment_intent.ports import RefundQuery, Store
 from payment_intent.service.boundary import Page, given, storage_errors
 
@@ -33,6 +34,8 @@ class RefundOperations:
     :class:`~payment_intent.service.intents.PaymentIntents`."""
 
     store: Store
+    #: The provider's rules, which a refund reason is checked against (PaymentIntents provides it).
+    profile: Profile
     #: Runs one command through the service's command loop (PaymentIntents provides it).
     _run: Callable[[str, Any, Any, str | None], PaymentIntent]
 

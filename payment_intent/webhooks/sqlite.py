@@ -2,20 +2,20 @@
 tables of its own, migrated by a version table of its own (``payment_intent_webhooks_schema``;
 the intents' store owns ``PRAGMA user_version``).
 
-It opens its own connections (WAL mode, as the intents' store), so a slow receiver never holds a
-transaction: a claim and a record are each one short ``BEGIN IMMEDIATE`` transaction.
+It keeps connections of its own, opened as the intents' store opens its own
+(:class:`~payment_intent.adapters.sqlite_connections.SQLiteConnections`). A slow receiver never
+holds a transaction: a claim and a record are each one short ``BEGIN IMMEDIATE`` transaction.
 """
 
 from __future__ import annotations
 
 import os
 import sqlite3
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
+from payment_intent.adapters.sqlite_connections import SQLiteConnections
 from payment_intent.webhooks._sql import RETENTION_STEP, SqlWebhookStore, claim_sql
 from payment_intent.webhooks.storage import Pruning
 
@@ -91,53 +91,20 @@ class SQLiteWebhookStore(SqlWebhookStore):
     def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float = 10.0) -> None:
         self.path = Path(path)
         self.busy_timeout = busy_timeout
-        self._lock = threading.Lock()
-        self._idle: list[sqlite3.Connection] = []
-        self._pid = os.getpid()
-        self._closed = False
+        self._connections = SQLiteConnections(
+            self.path,
+            busy_timeout,
+            idle=_IDLE_CONNECTIONS,
+            closed_error=lambda: sqlite3.ProgrammingError(f"{self!r} is closed."),
+        )
         self._pruning = Pruning()
         self._migrate()
 
-    def _connect(self) -> sqlite3.Connection:
-        connection = sqlite3.connect(
-            self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
-        )
-        connection.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
-        connection.execute("PRAGMA journal_mode = WAL")
-        connection.execute("PRAGMA synchronous = NORMAL")
-        return connection
+    def _connection(self) -> AbstractContextManager[sqlite3.Connection]:
+        return self._connections.connection()
 
-    @contextmanager
-    def _connection(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            if self._closed:
-                raise sqlite3.ProgrammingError(f"{self!r} is closed.")
-            if self._pid != os.getpid():  # a forked child must not use its parent's connections
-                self._idle, self._pid = [], os.getpid()
-            connection = self._idle.pop() if self._idle else None
-        if connection is None:
-            connection = self._connect()
-        try:
-            yield connection
-        finally:
-            with self._lock:
-                keep = not self._closed and len(self._idle) < _IDLE_CONNECTIONS
-                if keep:
-                    self._idle.append(connection)
-            if not keep:
-                connection.close()
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._connection() as connection:
-            connection.execute("BEGIN IMMEDIATE")
-            try:
-                yield connection
-                connection.execute("COMMIT")
-            except BaseException:
-                if connection.in_transaction:
-                    connection.execute("ROLLBACK")
-                raise
+    def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        return self._connections.transaction()
 
     def _sql(self, statement: str) -> str:
         return statement
@@ -161,11 +128,7 @@ class SQLiteWebhookStore(SqlWebhookStore):
         return int(version)
 
     def close(self) -> None:
-        with self._lock:
-            self._closed = True
-            idle, self._idle = self._idle, []
-        for connection in idle:
-            connection.close()
+        self._connections.close()
 
     def __repr__(self) -> str:
         return f"SQLiteWebhookStore({str(self.path)!r})"
