@@ -14,9 +14,11 @@ API requests never wait for any of it: they commit their events and return, and 
 slow, failing or unreachable only delays its own deliveries. Nor do they share the machine with it
 while they come in a burst: a checkout is a few requests in quick succession, and a new event is
 delivered once the feed has been still for ``quiet`` seconds (or has waited ``max_hold``, so a
-server under sustained load still delivers, and catches up before it waits again). A worker that dies leaves its leased
-deliveries to be claimed again when their lease lapses, and the events it had not fanned out behind
-the cursors it had not moved: nothing committed is lost (at-least-once).
+server under sustained load still delivers, and catches up before it waits again).
+
+A worker that dies leaves its leased deliveries to be claimed again when their lease lapses, and
+the events it had not fanned out behind the cursors it had not moved: nothing committed is lost
+(at-least-once).
 """
 
 from __future__ import annotations
