@@ -12,9 +12,11 @@ import pytest
 from payment_intent import PaymentIntents
 from payment_intent.adapters.clocks import ManualClock
 from payment_intent.adapters.memory import InMemoryStore
+from payment_intent.adapters.simulated import SimulatedProcessor
 from payment_intent.adapters.sqlite import SQLiteStore
 from payment_intent.domain.errors import CardError, InvalidRequestError
 from payment_intent.domain.model import PaymentIntent
+from payment_intent.domain.outcomes import Attempt, Declined, Outcome
 
 DAY = 24 * 3600
 EVERYTHING = {
@@ -272,6 +274,7 @@ def test_a_hold_takes_at_most_fifty_captures(service: PaymentIntents) -> None:
         service.capture(intent.id, amount_to_capture=1, final_capture=False)
     with pytest.raises(InvalidRequestError) as refused:
         service.capture(intent.id, amount_to_capture=1, final_capture=False)
+    assert refused.value.code == "payment_intent_unexpected_state"
     assert "50 times" in refused.value.message
     assert service.retrieve(intent.id).amount_received == 50
 
@@ -477,3 +480,70 @@ def test_a_refund_that_names_a_charge_must_name_the_one_that_collected(
         service.refund(intent.id, charge="ch_unknown_1")
     assert (unknown.value.code, unknown.value.param) == ("resource_missing", "charge")
     assert service.refund(intent.id, charge=collected.id).charge == collected.id
+
+
+# -- the edges of a capture ------------------------------------------------------------------------
+
+
+def test_a_hold_asking_overcapture_in_vain_may_be_captured_for_its_amount_only(
+    service: PaymentIntents,
+) -> None:
+    intent = held(service, pm="pm_card_visa_debit")
+    hold = intent.charges[-1]
+    assert (hold.overcapture, hold.maximum_amount_capturable) == ("unavailable", 1000)
+    with pytest.raises(InvalidRequestError):
+        service.capture(intent.id, amount_to_capture=1001)
+
+
+def test_an_overcapture_refunds_nothing_of_the_hold(service: PaymentIntents) -> None:
+    intent = held(service)
+    captured = service.capture(intent.id, amount_to_capture=1200)
+    hold = captured.charges[-1]
+    assert (hold.amount_captured, hold.amount_refunded) == (1200, 0)
+
+
+def test_only_a_first_and_final_capture_may_go_over_the_hold(service: PaymentIntents) -> None:
+    intent = held(service)
+    service.capture(intent.id, amount_to_capture=300, final_capture=False)
+    with pytest.raises(InvalidRequestError):
+        service.capture(intent.id, amount_to_capture=800)
+    assert service.capture(intent.id, amount_to_capture=700).amount_received == 1000
+
+
+def test_capturing_all_that_is_left_is_the_final_capture_even_when_not_said(
+    service: PaymentIntents,
+) -> None:
+    intent = held(service)
+    done = service.capture(intent.id, amount_to_capture=1000, final_capture=False)
+    assert (done.status, done.amount_capturable) == ("succeeded", 0)
+
+
+def test_a_capture_keeps_the_charges_of_earlier_attempts(service: PaymentIntents) -> None:
+    intent = service.create(amount=1000, currency="usd", capture_method="manual")
+    with pytest.raises(CardError):
+        service.confirm(intent.id, payment_method="pm_card_visa_chargeDeclined")
+    service.confirm(intent.id, payment_method="pm_card_visa")
+    captured = service.capture(intent.id)
+    assert [c.status for c in captured.charges] == ["failed", "succeeded"]
+    assert captured.charges[-1].captured
+
+
+class CaptureDeclines(SimulatedProcessor):
+    """A processor that authorizes as the simulated one does and declines every capture."""
+
+    def capture(self, attempt: Attempt, amount: int) -> Outcome:
+        return Declined("card_declined", "The capture was declined.", "generic_decline")
+
+
+def test_a_declined_capture_raises_and_leaves_the_hold_as_it_was(clock: ManualClock) -> None:
+    service = PaymentIntents(InMemoryStore(), clock, processor=CaptureDeclines())
+    intent = held(service)
+    with pytest.raises(CardError) as declined:
+        service.capture(intent.id, amount_to_capture=400)
+    assert declined.value.code == "card_declined"
+    after = service.retrieve(intent.id)
+    assert (after.status, after.amount_capturable, after.amount_received) == (
+        "requires_capture",
+        1000,
+        0,
+    )
