@@ -547,3 +547,49 @@ def test_a_declined_capture_raises_and_leaves_the_hold_as_it_was(clock: ManualCl
         1000,
         0,
     )
+
+
+# -- a refund's own lifecycle and refusals ---------------------------------------------------------
+
+
+def test_a_pending_refund_settled_as_succeeded_keeps_its_money_refunded(
+    service: PaymentIntents,
+) -> None:
+    intent = service.create(
+        amount=1000,
+        currency="eur",
+        payment_method_types=["open_banking"],
+        payment_method="pm_open_banking",
+        confirm=True,
+    )
+    service.settle(intent.id)
+    pending = service.refund(intent.id)
+    settled = service.settle_refund(pending.id)
+    assert (settled.status, settled.failure_reason) == ("succeeded", None)
+    charge = service.retrieve(intent.id).charges[-1]
+    assert (charge.amount_refunded, charge.refunded) == (1000, True)
+    with pytest.raises(InvalidRequestError) as refused:
+        service.settle_refund(pending.id, succeed=False)
+    assert refused.value.code == "refund_unexpected_state"
+
+
+def test_a_refund_naming_a_charge_the_intent_never_had_is_resource_missing(
+    service: PaymentIntents,
+) -> None:
+    intent = paid(service)
+    with pytest.raises(InvalidRequestError) as refused:
+        service.refund(intent.id, charge="ch_not_this_ones")
+    assert (refused.value.code, refused.value.param) == ("resource_missing", "charge")
+
+
+def test_refusals_of_what_cannot_be_refunded_name_the_payment_intent(
+    service: PaymentIntents,
+) -> None:
+    intent = paid(service)
+    service.refund(intent.id)
+    with pytest.raises(InvalidRequestError) as refused:
+        service.refund(intent.id)
+    assert (refused.value.code, refused.value.param) == (
+        "charge_already_refunded",
+        "payment_intent",
+    )
