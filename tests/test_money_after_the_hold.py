@@ -198,6 +198,17 @@ def test_payrex_refund_reasons_are_payrex_s(service: PaymentIntents) -> None:
     assert refused.value.param == "reason"
 
 
+def test_a_payrex_refund_in_another_currency_is_refused_naming_it(
+    service: PaymentIntents,
+) -> None:
+    payrex = PaymentIntents(InMemoryStore(), service.clock, profile="payrex")
+    intent = payrex.create(amount=5000, currency="php", payment_method="pm_card_visa", confirm=True)
+    assert payrex.refund(intent.id, amount=100, currency="PHP").amount == 100
+    with pytest.raises(InvalidRequestError) as refused:
+        payrex.refund(intent.id, amount=100, currency="usd")
+    assert refused.value.param == "currency"
+
+
 REFUND_REASONS = {
     "casapay": ("duplicate", "fraudulent", "requested_by_customer"),
     "payrex": (
@@ -593,3 +604,99 @@ def test_refusals_of_what_cannot_be_refunded_name_the_payment_intent(
         "charge_already_refunded",
         "payment_intent",
     )
+
+
+def test_a_refund_records_why_it_failed_and_only_then(service: PaymentIntents) -> None:
+    sent = service.refund(paid(service).id)
+    failed = service.refund(paid(service, pm="pm_card_refundFail").id)
+    assert (sent.status, sent.failure_reason) == ("succeeded", None)
+    assert (failed.status, failed.failure_reason) == ("failed", "declined")
+
+
+def test_a_settled_refund_cannot_be_settled_again_naming_the_refund(
+    service: PaymentIntents,
+) -> None:
+    refund = service.refund(paid(service).id)
+    with pytest.raises(InvalidRequestError) as refused:
+        service.cancel_refund(refund.id)
+    assert (refused.value.code, refused.value.param) == ("refund_unexpected_state", "refund")
+
+
+def test_a_payrex_refund_edit_changes_its_notes_and_reports_them_as_they_were(
+    service: PaymentIntents, clock: ManualClock
+) -> None:
+    payrex = PaymentIntents(InMemoryStore(), clock, profile="payrex")
+    intent = payrex.create(amount=5000, currency="php", payment_method="pm_card_visa", confirm=True)
+    refund = payrex.refund(intent.id, amount=1000, description="damaged", metadata={"a": "1"})
+    clock.advance(60)
+    edited = payrex.update_refund(refund.id, remarks="box crushed", metadata={"b": "2"})
+    assert (edited.description, edited.remarks) == ("damaged", "box crushed")
+    assert edited.metadata == {"a": "1", "b": "2"}
+    assert edited.updated_at == refund.updated_at + 60
+    updated = payrex.events(limit=100).data[-1]
+    assert updated.type == "refund.updated"
+    assert updated.previous_attributes == {"remarks": None, "metadata": {"a": "1"}}
+    cleared = payrex.update_refund(refund.id, description="", remarks="")
+    assert (cleared.description, cleared.remarks) == (None, None)
+    assert payrex.retrieve(intent.id).charges[-1].amount_refunded == 1000
+
+
+def test_a_settled_refund_is_as_new_as_its_settling(
+    service: PaymentIntents, clock: ManualClock
+) -> None:
+    intent = service.create(
+        amount=1000,
+        currency="eur",
+        payment_method_types=["direct_debit"],
+        payment_method="pm_direct_debit",
+        confirm=True,
+    )
+    service.settle(intent.id)
+    pending = service.refund(intent.id)
+    clock.advance(300)
+    assert service.settle_refund(pending.id).updated_at == pending.updated_at + 300
+
+
+def test_a_refund_counts_against_the_charge_that_collected_only(service: PaymentIntents) -> None:
+    intent = service.create(amount=1000, currency="usd")
+    with pytest.raises(CardError):
+        service.confirm(intent.id, payment_method="pm_card_visa_chargeDeclined")
+    service.confirm(intent.id, payment_method="pm_card_visa")
+    service.refund(intent.id, amount=300)
+    declined, collected = service.retrieve(intent.id).charges
+    assert (declined.amount_refunded, collected.amount_refunded) == (0, 300)
+
+
+def test_the_refund_a_closing_window_records_is_named_after_its_hold(
+    service: PaymentIntents, clock: ManualClock
+) -> None:
+    intent = held(service, options={})
+    clock.advance(8 * DAY)
+    (read,) = service.retrieve(intent.id).refunds  # before the sweep stores the expiry
+    service.expire_authorizations()
+    (expired,) = service.list_refunds(payment_intent=intent.id).data
+    assert expired == read
+    hold = service.retrieve(intent.id).charges[-1]
+    assert expired.id == "re_" + hold.id.removeprefix("ch_") + "x"
+    assert (expired.reason, expired.charge) == ("expired_uncaptured_charge", hold.id)
+
+
+# -- a charge's own notes --------------------------------------------------------------------------
+
+
+def test_a_charge_keeps_metadata_of_its_own_and_the_others_are_untouched(
+    service: PaymentIntents,
+) -> None:
+    intent = service.create(amount=1000, currency="usd")
+    with pytest.raises(CardError):
+        service.confirm(intent.id, payment_method="pm_card_visa_chargeDeclined")
+    paid_now = service.confirm(intent.id, payment_method="pm_card_visa")
+    collected = paid_now.charges[-1]
+    noted = service.update_charge(intent.id, charge=collected.id, metadata={"order": "42"})
+    assert [c.metadata for c in noted.charges] == [{}, {"order": "42"}]
+    again = service.update_charge(intent.id, charge=collected.id)
+    assert again.charges == noted.charges
+    assert again.version == noted.version + 1
+    with pytest.raises(InvalidRequestError) as refused:
+        service.update_charge(intent.id, charge="ch_not_this_ones", metadata={"a": "b"})
+    assert (refused.value.code, refused.value.param) == ("resource_missing", "charge")
