@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from payment_intent import ManualClock, PaymentIntents
+from payment_intent import ManualClock, PaymentIntent, PaymentIntents
 from payment_intent.domain.aggregate import CHARGES_KEPT
 from payment_intent.errors import CardError, PaymentIntentError
 
@@ -177,3 +177,12 @@ def test_confirming_another_method_forgets_the_authentication_of_the_first() -> 
     assert svc.complete_action(intent.id).status == "requires_confirmation"
     assert svc.confirm(intent.id, payment_method=second).status == "requires_action"
     assert svc.confirm(intent.id, payment_method=first).status == "requires_action"
+
+
+def test_an_intent_built_by_hand_starts_with_nothing_capturable_or_received() -> None:
+    intent = PaymentIntent(
+        id="pi_1", amount=1000, currency="eur", status="requires_payment_method", created=1,
+        client_secret="pi_1_secret_x",
+        updated_at=1,
+    )  # fmt: skip
+    assert (intent.amount_capturable, intent.amount_received) == (0, 0)
