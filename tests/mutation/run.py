@@ -59,6 +59,7 @@ FAST = (
     "tests/test_sequences.py",
     "tests/test_claims.py",
     "tests/test_intent_fields.py",
+    "tests/test_parameter_limits.py",
     "tests/wire/test_requests.py",
     "tests/wire/test_stripe_requests.py",
     "tests/wire/test_amounts_for_people.py",
