@@ -265,7 +265,12 @@ class DeliveryWorker:
     def _hold(self, sources: Sequence[Source]) -> float:
         """How long to wait before delivering: ``quiet`` seconds if events were added since the
         last look, but never past ``max_hold`` after the first of them was seen."""
+        if not self.quiet:
+            return 0.0
         added = False
+        current = {id(source.store) for source in sources}
+        # A reset replaces an in-memory store: forget the feeds no source reads any more.
+        self._seen = {key: seen for key, seen in self._seen.items() if key in current}
         for source in sources:
             key = id(source.store)
             if key not in self._seen:  # a feed met for the first time: what it holds is not new
@@ -275,7 +280,7 @@ class DeliveryWorker:
             if newer:
                 added = True
                 self._seen[key] = newer[-1].sequence or 0
-        if not added or not self.quiet:
+        if not added:
             return 0.0
         now = time.monotonic()
         if self._holding_since is None:
