@@ -186,3 +186,39 @@ def test_an_intent_built_by_hand_starts_with_nothing_capturable_or_received() ->
         updated_at=1,
     )  # fmt: skip
     assert (intent.amount_capturable, intent.amount_received) == (0, 0)
+
+
+RESTRICTED = {
+    "amount": 2000,
+    "currency": "usd",
+    "payment_method": "pm_card_mastercard",
+    "payment_method_types": ["card"],
+    "capture_method": "manual",
+    "statement_descriptor": "ACME SHOP",
+    "statement_descriptor_suffix": "ORDER 42",
+    "payment_method_options": {"card": {"request_multicapture": "never"}},
+    "customer": "cus_2",
+    "setup_future_usage": "off_session",
+}
+NOTES = {
+    "description": "a gift",
+    "metadata": {"order": "42"},
+    "receipt_email": "ada@example.com",
+    "shipping": SHIPPING,
+}
+
+
+@pytest.mark.parametrize("field", sorted(RESTRICTED))
+def test_a_paid_intent_refuses_a_change_to_what_was_paid_naming_it(field: str) -> None:
+    svc = PaymentIntents()
+    paid = svc.create(amount=1000, currency="eur", payment_method="pm_card_visa", confirm=True)
+    with pytest.raises(PaymentIntentError) as refused:
+        svc.update(paid.id, **{field: RESTRICTED[field]})
+    assert (refused.value.code, refused.value.param) == ("payment_intent_unexpected_state", field)
+
+
+@pytest.mark.parametrize("field", sorted(NOTES))
+def test_a_paid_intent_still_takes_notes(field: str) -> None:
+    svc = PaymentIntents()
+    paid = svc.create(amount=1000, currency="eur", payment_method="pm_card_visa", confirm=True)
+    assert svc.update(paid.id, **{field: NOTES[field]}).version == paid.version + 1

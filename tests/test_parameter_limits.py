@@ -23,6 +23,7 @@ from payment_intent.domain.params import (
     EventsParams,
     IncrementParams,
     ListParams,
+    OutcomeParams,
     RefundListParams,
     RefundParams,
     SearchParams,
@@ -101,6 +102,7 @@ LIMITS: list[tuple[type[BaseModel], str, Any, Any, str, str]] = [
     (SearchParams, "page", "p", "", "page", "parameter_invalid"),
     (EventListParams, "type", "payment_intent.*", "Payment_Intent", "type", "parameter_invalid"),
     (EventListParams, "type", "t" * 200, "t" * 201, "type", "parameter_invalid"),
+    (EventListParams, "type", "t", "", "type", "parameter_invalid"),
     (EventListParams, "types", ["refund.created"] * 20, ["refund.created"] * 21, "types",
      "parameter_invalid"),
     (EventListParams, "types", ["refund.created"], [], "types", "parameter_invalid"),
@@ -278,3 +280,23 @@ def test_a_parameter_of_the_wrong_kind_is_refused_not_converted() -> None:
     with pytest.raises(InvalidRequestError) as error:
         parse(CreateParams, {**BASE[CreateParams], "confirm": "yes"})
     assert error.value.param == "confirm"
+
+
+def test_a_form_sends_off_session_as_the_words_true_and_false() -> None:
+    assert parse(ConfirmParams, {"off_session": "false"}).off_session is False
+    assert parse(ConfirmParams, {"off_session": "true"}).off_session is True
+
+
+@pytest.mark.parametrize(
+    ("model", "size"),
+    [(ListParams, 10), (RefundListParams, 10), (EventListParams, 10), (SearchParams, 10),
+     (EventsParams, 100)],
+)  # fmt: skip
+def test_a_page_holds_ten_unless_asked_the_event_feed_a_hundred(
+    model: type[BaseModel], size: int
+) -> None:
+    assert parse(model, BASE.get(model, {})).limit == size
+
+
+def test_a_settlement_succeeds_unless_told_otherwise() -> None:
+    assert parse(OutcomeParams, {}).succeed is True
