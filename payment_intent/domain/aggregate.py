@@ -25,6 +25,7 @@ from payment_intent.domain.lifecycle import (
     require,
 )
 from payment_intent.domain.model import (
+    INTENT_FIELDS,
     Address,
     Charge,
     ChargeStatus,
@@ -121,6 +122,7 @@ def create(
             types, method_options, method, params.payment_method, _method_param(params)
         )
     created = PaymentIntent.model_construct(
+        INTENT_FIELDS,
         id=intent_id,
         amount=params.amount,
         amount_capturable=0,

@@ -279,11 +279,17 @@ class CommandLoop:
         return commit_quietly(self.store, change, intent, now)
 
 
+#: An event's field names. Every event is built with all its fields set, so all events share this
+#: one set as their ``model_fields_set`` instead of each building a set of its own.
+_EVENT_FIELDS: set[str] = set(Event.model_fields)
+
+
 def events_of(change: Change, now: int) -> tuple[Event, ...]:
     """The events a change emits, as the store keeps them."""
     intent = change.intent
     return tuple(
         Event.model_construct(
+            _EVENT_FIELDS,
             id=event_id(intent.id, intent.version, index),
             type=event_type.value,
             created=now,
