@@ -59,6 +59,18 @@ def held(
     )
 
 
+def collected_by_bank(service: PaymentIntents, method: str) -> PaymentIntent:
+    """A bank payment, settled: its refunds stay pending until they settle in turn."""
+    intent = service.create(
+        amount=1000,
+        currency="eur",
+        payment_method_types=[method],
+        payment_method=f"pm_{method}",
+        confirm=True,
+    )
+    return service.settle(intent.id)
+
+
 def event_types(service: PaymentIntents) -> list[str]:
     return [event.type for event in service.events(limit=100).data]
 
@@ -109,14 +121,7 @@ def test_an_uncaptured_hold_is_released_by_cancel_not_refunded(service: PaymentI
 
 
 def test_a_bank_refund_stays_pending_until_settled(service: PaymentIntents) -> None:
-    intent = service.create(
-        amount=1000,
-        currency="eur",
-        payment_method_types=["open_banking"],
-        payment_method="pm_open_banking",
-        confirm=True,
-    )
-    service.settle(intent.id)
+    intent = collected_by_bank(service, "open_banking")
     pending = service.refund(intent.id, amount=400)
     assert pending.status == "pending"
     assert service.retrieve(intent.id).charges[-1].amount_refunded == 400
@@ -129,14 +134,7 @@ def test_a_bank_refund_stays_pending_until_settled(service: PaymentIntents) -> N
 def test_a_pending_refund_can_be_canceled_and_its_money_refunded_again(
     service: PaymentIntents,
 ) -> None:
-    intent = service.create(
-        amount=1000,
-        currency="eur",
-        payment_method_types=["direct_debit"],
-        payment_method="pm_direct_debit",
-        confirm=True,
-    )
-    service.settle(intent.id)
+    intent = collected_by_bank(service, "direct_debit")
     pending = service.refund(intent.id)
     assert service.cancel_refund(pending.id).status == "canceled"
     assert service.refund(intent.id).amount == 1000
@@ -566,14 +564,7 @@ def test_a_declined_capture_raises_and_leaves_the_hold_as_it_was(clock: ManualCl
 def test_a_pending_refund_settled_as_succeeded_keeps_its_money_refunded(
     service: PaymentIntents,
 ) -> None:
-    intent = service.create(
-        amount=1000,
-        currency="eur",
-        payment_method_types=["open_banking"],
-        payment_method="pm_open_banking",
-        confirm=True,
-    )
-    service.settle(intent.id)
+    intent = collected_by_bank(service, "open_banking")
     pending = service.refund(intent.id)
     settled = service.settle_refund(pending.id)
     assert (settled.status, settled.failure_reason) == ("succeeded", None)
@@ -644,14 +635,7 @@ def test_a_payrex_refund_edit_changes_its_notes_and_reports_them_as_they_were(
 def test_a_settled_refund_is_as_new_as_its_settling(
     service: PaymentIntents, clock: ManualClock
 ) -> None:
-    intent = service.create(
-        amount=1000,
-        currency="eur",
-        payment_method_types=["direct_debit"],
-        payment_method="pm_direct_debit",
-        confirm=True,
-    )
-    service.settle(intent.id)
+    intent = collected_by_bank(service, "direct_debit")
     pending = service.refund(intent.id)
     clock.advance(300)
     assert service.settle_refund(pending.id).updated_at == pending.updated_at + 300

@@ -324,40 +324,32 @@ def test_a_fast_schedule_is_the_default_in_test_mode_and_bounded() -> None:
 # -- deliveries yield to a burst of requests -------------------------------------------------------
 
 
-def _burst(provider: Provider, seconds: float) -> float:
-    """Create intents back to back for ``seconds``; when the last one was created (wall clock)."""
-    until = time.monotonic() + seconds
-    while time.monotonic() < until:
-        provider.create()
-        last = time.time()
-        time.sleep(0.01)
-    return last
+def _burst(quiet: float, max_hold: float, seconds: float) -> tuple[float, float]:
+    """Create intents back to back for ``seconds`` under a worker with ``quiet`` and
+    ``max_hold``: when the first delivery arrived, and when the last intent was created."""
+    with (
+        receiving() as receiver,
+        providing("casapay", InMemoryStore(), start_worker=False) as provider,
+    ):
+        provider.add_endpoint(receiver.url)
+        source = Source(provider.store, provider.hooks, FAST)
+        with DeliveryWorker([source], poll_interval=0.02, quiet=quiet, max_hold=max_hold):
+            until = time.monotonic() + seconds
+            while time.monotonic() < until:
+                provider.create()
+                last = time.time()
+                time.sleep(0.01)
+            return receiver.wait_for(1)[0].at, last
 
 
 def test_new_events_wait_until_the_feed_has_been_still_for_quiet_seconds() -> None:
-    with (
-        receiving() as receiver,
-        providing("casapay", InMemoryStore(), start_worker=False) as provider,
-    ):
-        provider.add_endpoint(receiver.url)
-        source = Source(provider.store, provider.hooks, FAST)
-        with DeliveryWorker([source], poll_interval=0.02, quiet=0.5, max_hold=30):
-            last = _burst(provider, 1.0)
-            first = receiver.wait_for(1)[0]
-    assert first.at >= last, "an event was delivered while requests kept coming"
+    first, last = _burst(quiet=0.5, max_hold=30, seconds=1.0)
+    assert first >= last, "an event was delivered while requests kept coming"
 
 
 def test_a_feed_that_never_pauses_is_delivered_after_max_hold_seconds() -> None:
-    with (
-        receiving() as receiver,
-        providing("casapay", InMemoryStore(), start_worker=False) as provider,
-    ):
-        provider.add_endpoint(receiver.url)
-        source = Source(provider.store, provider.hooks, FAST)
-        with DeliveryWorker([source], poll_interval=0.02, quiet=5, max_hold=0.2):
-            last = _burst(provider, 2.0)
-            first = receiver.wait_for(1)[0]
-    assert first.at < last, "nothing was delivered while requests kept coming"
+    first, last = _burst(quiet=5, max_hold=0.2, seconds=2.0)
+    assert first < last, "nothing was delivered while requests kept coming"
 
 
 def test_the_pause_and_the_hold_must_not_be_negative() -> None:
