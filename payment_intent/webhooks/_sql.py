@@ -41,10 +41,15 @@ _INSERT_DELIVERY = (
 INSERT_ATTEMPT = (
     f"INSERT INTO webhook_attempts ({_ATTEMPT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-#: Due, unleased deliveries of enabled endpoints (``d`` the delivery, ``e`` its endpoint).
-_DUE = (
-    "d.state = 'pending' AND d.next_attempt_at <= ?"
-    " AND (d.lease_until IS NULL OR d.lease_until <= ?) AND e.status = 'enabled'"
+#: The enabled endpoints with a due, unleased delivery: one probe of the partial index
+#: ``webhook_deliveries_due`` per endpoint, which stops at its first due delivery not leased (it
+#: steps over the leased ones first, as many as the workers have in flight), so that its cost
+#: does not grow with the backlog.
+DUE_ENDPOINTS = (
+    "SELECT e.id FROM webhook_endpoints e WHERE e.status = 'enabled' AND EXISTS"
+    " (SELECT 1 FROM webhook_deliveries d WHERE d.endpoint_id = e.id AND d.state = 'pending'"
+    " AND d.next_attempt_at <= ? AND (d.lease_until IS NULL OR d.lease_until <= ?))"
+    " ORDER BY e.id"
 )
 
 
@@ -283,12 +288,7 @@ class SqlWebhookStore(ABC):
         return created
 
     def due_endpoints(self, now: float) -> list[str]:
-        rows = self._rows(
-            "SELECT DISTINCT d.endpoint_id FROM webhook_deliveries d"
-            f" JOIN webhook_endpoints e ON e.id = d.endpoint_id WHERE {_DUE}"
-            " ORDER BY d.endpoint_id",
-            (now, now),
-        )
+        rows = self._rows(DUE_ENDPOINTS, (now, now))
         return [row[0] for row in rows]
 
     def claim(

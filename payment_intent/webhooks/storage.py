@@ -26,6 +26,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Protocol, runtime_checkable
 
+from sortedcontainers import SortedList
+
 from payment_intent.webhooks.model import (
     Attempt,
     ClaimedDelivery,
@@ -167,7 +169,12 @@ class WebhookStore(Protocol):
 
 
 class InMemoryWebhookStore:
-    """The webhook store of an :class:`~payment_intent.InMemoryStore`: dictionaries under a lock."""
+    """The webhook store of an :class:`~payment_intent.InMemoryStore`: dictionaries under a lock.
+
+    Each endpoint's pending deliveries wait in a queue sorted by when they are due, so that a
+    worker's round looks only at the front of each queue (past the deliveries it leased), never
+    at the whole backlog.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -177,9 +184,10 @@ class InMemoryWebhookStore:
         with self._lock:
             self._endpoints: dict[str, Endpoint] = {}
             self._deliveries: dict[int, Delivery] = {}
-            # The pending ones, and per event its deliveries not yet acknowledged: what the
+            # Per endpoint its pending deliveries, soonest due first, as (next_attempt_at, id),
+            # leased ones included; and per event its deliveries not yet acknowledged: what the
             # worker asks about every round, kept so that its cost follows the work in flight.
-            self._pending: dict[int, Delivery] = {}
+            self._queues: dict[str, SortedList[tuple[float, int]]] = {}
             self._undelivered: dict[str, int] = {}
             self._last_id = 0
             self._by_pair: set[tuple[str, str]] = set()
@@ -228,10 +236,10 @@ class InMemoryWebhookStore:
         with self._lock:
             if self._endpoints.pop(endpoint_id, None) is None:
                 return False
+            self._queues.pop(endpoint_id, None)
             for number, delivery in list(self._deliveries.items()):
                 if delivery.endpoint_id == endpoint_id:
                     del self._deliveries[number]
-                    self._pending.pop(number, None)
                     self._leases.pop(number, None)
                     self._finished.pop(number, None)
                     self._by_pair.discard((endpoint_id, delivery.event_id))
@@ -267,36 +275,48 @@ class InMemoryWebhookStore:
                         0,
                         now,
                     )
-                    self._deliveries[number] = self._pending[number] = made
+                    self._deliveries[number] = made
+                    self._queue(made)
                     self._count(new.event_id, 1)
                     created += 1
         return created
 
-    def _due(self, now: float) -> list[Delivery]:
-        """Pending deliveries of enabled endpoints, due at ``now`` and not leased; the caller
-        holds the lock."""
-        return [
-            d
-            for d in self._pending.values()
-            if d.next_attempt_at is not None
-            and d.next_attempt_at <= now
-            and self._leases.get(d.id, ("", 0.0))[1] <= now
-            and (e := self._endpoints.get(d.endpoint_id)) is not None
-            and e.status == "enabled"
-        ]
+    def _queue(self, delivery: Delivery) -> None:
+        """Put a pending ``delivery`` in its endpoint's queue; the caller holds the lock."""
+        if delivery.state == "pending" and delivery.next_attempt_at is not None:
+            queue = self._queues.setdefault(delivery.endpoint_id, SortedList())
+            queue.add((delivery.next_attempt_at, delivery.id))
+
+    def _unqueue(self, delivery: Delivery) -> None:
+        """Take ``delivery`` out of its endpoint's queue; the caller holds the lock."""
+        if delivery.state == "pending" and delivery.next_attempt_at is not None:
+            self._queues[delivery.endpoint_id].remove((delivery.next_attempt_at, delivery.id))
+
+    def _due(self, endpoint_id: str, now: float, limit: int) -> list[Delivery]:
+        """Up to ``limit`` of the endpoint's pending deliveries due at ``now`` and not leased,
+        soonest due first (none if it is not enabled); the caller holds the lock. It reads the
+        front of the endpoint's queue: the deliveries leased, then the ones it returns."""
+        endpoint = self._endpoints.get(endpoint_id)
+        if endpoint is None or endpoint.status != "enabled":
+            return []
+        due: list[Delivery] = []
+        for next_attempt_at, number in self._queues.get(endpoint_id, ()):
+            if next_attempt_at > now or len(due) == limit:
+                break
+            if self._leases.get(number, ("", 0.0))[1] <= now:
+                due.append(self._deliveries[number])
+        return due
 
     def due_endpoints(self, now: float) -> list[str]:
         with self._lock:
-            return sorted({d.endpoint_id for d in self._due(now)})
+            return sorted(e for e in self._queues if self._due(e, now, 1))
 
     def claim(
         self, endpoint_id: str, now: float, limit: int, lease_until: float, token: str
     ) -> list[ClaimedDelivery]:
         claimed: list[ClaimedDelivery] = []
         with self._lock:
-            due = [d for d in self._due(now) if d.endpoint_id == endpoint_id]
-            due.sort(key=lambda d: (d.next_attempt_at or 0.0, d.id))
-            for delivery in due[:limit]:
+            for delivery in self._due(endpoint_id, now, limit):
                 endpoint = self._endpoints[delivery.endpoint_id]
                 self._leases[delivery.id] = (token, lease_until)
                 claimed.append(
@@ -321,6 +341,7 @@ class InMemoryWebhookStore:
                 if stored is None or lease is None or lease[0] != result.claimed.lease_token:
                     continue
                 del self._leases[number]
+                self._unqueue(stored)
                 updated = self._deliveries[number] = replace(
                     stored,
                     state=result.state,
@@ -328,9 +349,8 @@ class InMemoryWebhookStore:
                     next_attempt_at=result.attempt.next_retry_at,
                 )
                 if updated.state == "pending":
-                    self._pending[number] = updated
+                    self._queue(updated)
                 else:
-                    self._pending.pop(number, None)
                     self._finished[number] = result.attempt.started_at
                 if updated.state == "delivered":
                     self._count(updated.event_id, -1)

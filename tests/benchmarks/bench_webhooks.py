@@ -1,7 +1,8 @@
 """Webhook benchmarks: delivery throughput, a checkout's latency while endpoints receive its
 events, and requests per second through gunicorn. Prints its figures.
 
-    python tests/benchmarks/bench_webhooks.py [--only delivery,latency,gunicorn] [--postgres DSN]
+    python tests/benchmarks/bench_webhooks.py [--only delivery,backlog,latency,gunicorn]
+        [--postgres DSN] [--backlog-events N]
 
 Without ``--postgres`` a throwaway cluster is started (as the storage tests do) when PostgreSQL's
 binaries are installed. Receivers are separate processes on loopback that answer 200 at once.
@@ -111,7 +112,42 @@ def delivery(url: str, label: str, events: int = 3000) -> None:
     store.close()
 
 
-# -- 2. a checkout's latency while endpoints receive its events ------------------------------------
+# -- 2. draining a backlog to many endpoints -------------------------------------------------------
+
+
+def backlog(url: str, label: str, events: int = 3000, endpoints: int = 10) -> None:
+    """``events`` creates made before the worker starts, each to ``endpoints`` endpoints: the
+    worker drains ``events * endpoints`` deliveries, at most ``concurrency`` in flight, so its
+    rounds run while most of the backlog waits."""
+    store = store_from_url(url)
+    hooks = hooks_beside(store, url)
+    service = PaymentIntents(store, ManualClock(1706140800))
+    with receiver() as target:
+        from payment_intent.dialects import Api
+
+        api = Api.over("casapay", [KEY], store, clock=ManualClock(1706140800))
+        for number in range(endpoints):
+            made = {"url": f"{target}/hooks/{number}", "enabled_events": ["*"]}
+            api.call("webhook_endpoint_create", form=False, params=made)
+        for n in range(events):
+            service.create(amount=100 + n, currency="eur")
+        schedule = RetrySchedule.for_test_mode()
+        worker = DeliveryWorker([Source(store, hooks, schedule)], poll_interval=0.01)
+        total = events * endpoints
+        started = time.perf_counter()
+        worker.start()
+        while received(target) < total:
+            time.sleep(0.05)
+        elapsed = time.perf_counter() - started
+        worker.stop()
+    print(
+        f"backlog   {label:10s} {events} events to {endpoints} endpoints: {total} deliveries "
+        f"in {elapsed:.2f} s: {total / elapsed:,.0f} deliveries/s"
+    )
+    store.close()
+
+
+# -- 3. a checkout's latency while endpoints receive its events ------------------------------------
 
 
 def _post(connection: http.client.HTTPConnection, path: str, fields: dict[str, str]) -> str:
@@ -206,7 +242,7 @@ def latency(
             )
 
 
-# -- 3. gunicorn workers over PostgreSQL -----------------------------------------------------------
+# -- 4. gunicorn workers over PostgreSQL -----------------------------------------------------------
 
 
 def gunicorn(
@@ -260,8 +296,9 @@ def gunicorn(
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--only", default="delivery,latency,gunicorn")
+    parser.add_argument("--only", default="delivery,backlog,latency,gunicorn")
     parser.add_argument("--postgres", help="a PostgreSQL URL (default: a throwaway cluster)")
+    parser.add_argument("--backlog-events", type=int, default=3000, help="creates in the backlog")
     args = parser.parse_args()
     only = set(args.only.split(","))
     with ExitStack() as stack, tempfile.TemporaryDirectory() as directory:
@@ -274,6 +311,9 @@ def main() -> None:
             delivery(f"sqlite:///{directory}/bench.sqlite3", "SQLite")
             assert postgres is not None
             delivery(postgres, "PostgreSQL")
+        if "backlog" in only:
+            backlog("memory://", "memory", args.backlog_events)
+            backlog(f"sqlite:///{directory}/backlog.sqlite3", "SQLite", args.backlog_events)
         if "latency" in only:
             latency("memory://", "memory")
             latency("sqlite:///latency-{n}.sqlite3", "SQLite")
