@@ -222,3 +222,35 @@ def test_a_paid_intent_still_takes_notes(field: str) -> None:
     svc = PaymentIntents()
     paid = svc.create(amount=1000, currency="eur", payment_method="pm_card_visa", confirm=True)
     assert svc.update(paid.id, **{field: NOTES[field]}).version == paid.version + 1
+
+
+def test_an_update_sets_the_amount_and_the_shipping_and_clears_the_last_error() -> None:
+    svc = PaymentIntents()
+    intent = svc.create(amount=1000, currency="eur")
+    with pytest.raises(CardError):
+        svc.confirm(intent.id, payment_method="pm_card_visa_chargeDeclined")
+    updated = svc.update(intent.id, amount=2500, shipping=SHIPPING)
+    assert (updated.amount, updated.last_payment_error) == (2500, None)
+    assert updated.shipping is not None
+    assert updated.shipping.name == "Ada Lovelace"
+
+
+def test_a_new_currency_alone_is_checked_against_the_amount_already_there() -> None:
+    svc = PaymentIntents()
+    intent = svc.create(amount=100, currency="eur")
+    with pytest.raises(PaymentIntentError) as refused:
+        svc.update(intent.id, currency="czk")  # its minimum is 15.00 CZK
+    assert refused.value.param == "amount"
+
+
+def test_updating_the_method_forgets_the_authentication_of_the_one_before() -> None:
+    first, second = "pm_card_threeDSecure2Required", "pm_card_authenticationRequired"
+    svc = PaymentIntents()
+    intent = svc.create(
+        amount=1000, currency="eur", confirmation_method="manual", payment_method=first
+    )
+    svc.confirm(intent.id)
+    assert svc.complete_action(intent.id).status == "requires_confirmation"
+    svc.update(intent.id, payment_method=second)
+    svc.update(intent.id, payment_method=first)
+    assert svc.confirm(intent.id).status == "requires_action"

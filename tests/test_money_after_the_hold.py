@@ -684,3 +684,92 @@ def test_a_charge_keeps_metadata_of_its_own_and_the_others_are_untouched(
     with pytest.raises(InvalidRequestError) as refused:
         service.update_charge(intent.id, charge="ch_not_this_ones", metadata={"a": "b"})
     assert (refused.value.code, refused.value.param) == ("resource_missing", "charge")
+
+
+# -- increments and releases -----------------------------------------------------------------------
+
+
+def test_an_increment_raises_the_amount_counts_itself_and_keeps_earlier_charges(
+    service: PaymentIntents,
+) -> None:
+    intent = service.create(
+        amount=1000,
+        currency="usd",
+        capture_method="manual",
+        payment_method_options=EVERYTHING,
+    )
+    with pytest.raises(CardError):
+        service.confirm(intent.id, payment_method="pm_card_visa_chargeDeclined")
+    service.confirm(intent.id, payment_method="pm_card_visa")
+    raised = service.increment_authorization(
+        intent.id, amount=1500, description="two more", metadata={"step": "2"}
+    )
+    assert (raised.amount, raised.amount_capturable) == (1500, 1500)
+    assert (raised.description, raised.metadata) == ("two more", {"step": "2"})
+    declined, hold = raised.charges
+    assert (declined.status, hold.amount, hold.increments) == ("failed", 1500, 1)
+
+
+def test_a_cancel_releases_the_hold_and_keeps_earlier_charges(service: PaymentIntents) -> None:
+    intent = service.create(amount=1000, currency="usd", capture_method="manual")
+    with pytest.raises(CardError):
+        service.confirm(intent.id, payment_method="pm_card_visa_chargeDeclined")
+    service.confirm(intent.id, payment_method="pm_card_visa")
+    canceled = service.cancel(intent.id)
+    assert (canceled.status, canceled.amount_capturable) == ("canceled", 0)
+    declined, hold = canceled.charges
+    assert (declined.amount_refunded, hold.amount_refunded) == (0, 1000)
+
+
+def test_a_cancel_after_a_partial_capture_succeeds_for_that_part(service: PaymentIntents) -> None:
+    intent = service.create(
+        amount=1000, currency="usd", capture_method="manual", payment_method_options=EVERYTHING
+    )
+    with pytest.raises(CardError):
+        service.confirm(intent.id, payment_method="pm_card_visa_chargeDeclined")
+    service.confirm(intent.id, payment_method="pm_card_visa")
+    service.capture(intent.id, amount_to_capture=300, final_capture=False)
+    closed = service.cancel(intent.id)
+    assert (closed.status, closed.amount_received, closed.amount_capturable) == (
+        "succeeded",
+        300,
+        0,
+    )
+    assert closed.charges[-1].amount_refunded == 700
+    assert event_types(service)[-1] == "payment_intent.succeeded"
+
+
+class ReleaseDeclines(SimulatedProcessor):
+    """A processor that declines to release a hold."""
+
+    def release(self, attempt: Attempt) -> Outcome:
+        return Declined("processing_error", "The hold could not be released.")
+
+
+def test_a_declined_release_raises_and_leaves_the_hold_as_it_was(clock: ManualClock) -> None:
+    service = PaymentIntents(InMemoryStore(), clock, processor=ReleaseDeclines())
+    intent = held(service)
+    with pytest.raises(CardError):
+        service.cancel(intent.id)
+    after = service.retrieve(intent.id)
+    assert (after.status, after.amount_capturable) == ("requires_capture", 1000)
+
+
+def test_a_declined_increment_keeps_earlier_charges(service: PaymentIntents) -> None:
+    intent = service.create(
+        amount=1000, currency="usd", capture_method="manual", payment_method_options=EVERYTHING
+    )
+    with pytest.raises(CardError):
+        service.confirm(intent.id, payment_method="pm_card_visa_chargeDeclined")
+    service.confirm(intent.id, payment_method="pm_card_incrementDeclined")
+    with pytest.raises(CardError):
+        service.increment_authorization(intent.id, amount=1500)
+    declined, hold = service.retrieve(intent.id).charges
+    assert (declined.status, hold.amount, hold.increments) == ("failed", 1000, 1)
+
+
+def test_a_cancel_releases_even_the_last_unit_left(service: PaymentIntents) -> None:
+    intent = held(service)
+    service.capture(intent.id, amount_to_capture=999, final_capture=False)
+    closed = service.cancel(intent.id)
+    assert (closed.amount_received, closed.charges[-1].amount_refunded) == (999, 1)
