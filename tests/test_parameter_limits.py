@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
+from payment_intent import PaymentIntents
 from payment_intent.domain.errors import InvalidRequestError
 from payment_intent.domain.params import (
     AdvanceClockParams,
@@ -300,3 +301,18 @@ def test_a_page_holds_ten_unless_asked_the_event_feed_a_hundred(
 
 def test_a_settlement_succeeds_unless_told_otherwise() -> None:
     assert parse(OutcomeParams, {}).succeed is True
+
+
+@pytest.mark.parametrize("length", [255, 256])
+def test_an_id_in_the_path_is_looked_up_up_to_255_characters(length: int) -> None:
+    svc = PaymentIntents()
+    with pytest.raises(InvalidRequestError) as error:
+        svc.retrieve("pi_" + "a" * (length - 3))
+    assert error.value.code == ("resource_missing" if length == 255 else "parameter_invalid")
+
+
+@pytest.mark.parametrize("unknown", ["pi_\x00", "pi_\ud800"])
+def test_an_id_in_the_path_that_no_store_can_keep_is_refused_naming_it(unknown: str) -> None:
+    with pytest.raises(InvalidRequestError) as error:
+        PaymentIntents().retrieve(unknown)
+    assert (error.value.code, error.value.param) == ("parameter_invalid", "intent")
