@@ -167,16 +167,26 @@ def test_an_authentication_is_asked_again_after_the_authenticated_attempt_is_dec
     assert svc.confirm(intent.id, payment_method=card).status == "requires_action"
 
 
-def test_confirming_another_method_forgets_the_authentication_of_the_first() -> None:
-    first, second = "pm_card_threeDSecure2Required", "pm_card_authenticationRequired"
-    svc = PaymentIntents()
+FIRST, SECOND = "pm_card_threeDSecure2Required", "pm_card_authenticationRequired"
+
+
+def authenticated(svc: PaymentIntents, card: str) -> PaymentIntent:
+    """An intent confirmed by hand whose customer has authenticated ``card``: the server's
+    next confirm does not ask again."""
     intent = svc.create(
-        amount=1000, currency="eur", confirmation_method="manual", payment_method=first
+        amount=1000, currency="eur", confirmation_method="manual", payment_method=card
     )
     svc.confirm(intent.id)
-    assert svc.complete_action(intent.id).status == "requires_confirmation"
-    assert svc.confirm(intent.id, payment_method=second).status == "requires_action"
-    assert svc.confirm(intent.id, payment_method=first).status == "requires_action"
+    back = svc.complete_action(intent.id)
+    assert back.status == "requires_confirmation"
+    return back
+
+
+def test_confirming_another_method_forgets_the_authentication_of_the_first() -> None:
+    svc = PaymentIntents()
+    intent = authenticated(svc, FIRST)
+    assert svc.confirm(intent.id, payment_method=SECOND).status == "requires_action"
+    assert svc.confirm(intent.id, payment_method=FIRST).status == "requires_action"
 
 
 def test_an_intent_built_by_hand_starts_with_nothing_capturable_or_received() -> None:
@@ -244,13 +254,8 @@ def test_a_new_currency_alone_is_checked_against_the_amount_already_there() -> N
 
 
 def test_updating_the_method_forgets_the_authentication_of_the_one_before() -> None:
-    first, second = "pm_card_threeDSecure2Required", "pm_card_authenticationRequired"
     svc = PaymentIntents()
-    intent = svc.create(
-        amount=1000, currency="eur", confirmation_method="manual", payment_method=first
-    )
-    svc.confirm(intent.id)
-    assert svc.complete_action(intent.id).status == "requires_confirmation"
-    svc.update(intent.id, payment_method=second)
-    svc.update(intent.id, payment_method=first)
+    intent = authenticated(svc, FIRST)
+    svc.update(intent.id, payment_method=SECOND)
+    svc.update(intent.id, payment_method=FIRST)
     assert svc.confirm(intent.id).status == "requires_action"
