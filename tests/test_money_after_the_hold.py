@@ -17,6 +17,7 @@ from payment_intent.adapters.sqlite import SQLiteStore
 from payment_intent.domain.errors import CardError, InvalidRequestError
 from payment_intent.domain.model import PaymentIntent
 from payment_intent.domain.outcomes import Attempt, Declined, Outcome
+from tests.reference_model import REFUND_REASONS
 
 DAY = 24 * 3600
 EVERYTHING = {
@@ -207,24 +208,13 @@ def test_a_payrex_refund_in_another_currency_is_refused_naming_it(
     assert refused.value.param == "currency"
 
 
-REFUND_REASONS = {
-    "casapay": ("duplicate", "fraudulent", "requested_by_customer"),
-    "payrex": (
-        "fraudulent",
-        "requested_by_customer",
-        "product_out_of_stock",
-        "service_not_provided",
-        "product_was_damaged",
-        "service_misaligned",
-        "wrong_product_received",
-        "others",
-    ),
-}
-
-
 @pytest.mark.parametrize(
     ("profile", "reason"),
-    [(profile, reason) for profile, reasons in REFUND_REASONS.items() for reason in reasons],
+    [
+        (profile, reason)
+        for profile, reasons in REFUND_REASONS.items()
+        for reason in sorted(reasons)
+    ],
 )
 def test_a_refund_keeps_each_reason_its_provider_offers(
     clock: ManualClock, profile: str, reason: str
